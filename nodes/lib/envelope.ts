@@ -1,0 +1,46 @@
+/** The envelope every source node emits (DESIGN.md "The event envelope"). */
+export type EventSource = 'privmx' | 'sms-gateway' | 'esms' | 'cpaas';
+
+export interface EventMeta {
+  source: EventSource;
+  channel?: string;
+  type: string;
+  id?: string;
+  containerId?: string;
+  contextId?: string;
+  author?: string;
+  inboxId?: string;
+  /** epoch ms: the server's timestamp when the event has one, else the time it arrived */
+  timestamp: number;
+}
+
+export interface EventMessage {
+  topic: string;
+  /** the event exactly as the server sent it (parsed JSON, untouched) */
+  payload: unknown;
+  event: EventMeta;
+}
+
+/** Copy only the fields that are present: an envelope never invents values. */
+export function definedOnly<T extends object>(meta: T): T {
+  for (const key of Object.keys(meta) as (keyof T)[]) {
+    if (meta[key] === undefined || meta[key] === null) delete meta[key];
+  }
+  return meta;
+}
+
+export function asString(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' && Number.isFinite(value)) return String(value);
+  return undefined;
+}
+
+/** epoch ms from a number (ms or s) or an ISO string; else now */
+export function toEpochMs(value: unknown, now: number = Date.now()): number {
+  if (typeof value === 'number' && Number.isFinite(value)) return value < 1e12 ? value * 1000 : value;
+  if (typeof value === 'string') {
+    const parsed = Date.parse(value);
+    if (!Number.isNaN(parsed)) return parsed;
+  }
+  return now;
+}

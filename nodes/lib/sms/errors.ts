@@ -1,0 +1,67 @@
+/** Stable error codes: what a Catch node (msg.error.code) routes on. A public contract. */
+export const SmsErrorCodes = [
+  'SMS_INVALID_NUMBER',
+  'SMS_NO_RECIPIENT',
+  'SMS_EMPTY',
+  'SMS_TOO_LONG',
+  'SMS_AUTH',
+  'SMS_INSUFFICIENT_FUNDS',
+  'SMS_RATE_LIMITED',
+  'SMS_QUEUE_FULL',
+  'SMS_BAD_SENDER',
+  'SMS_CONFIG',
+  'SMS_PROVIDER',
+  'SMS_TIMEOUT',
+  'SMS_NETWORK',
+  'SMS_TEMPLATE',
+] as const;
+
+export type SmsErrorCode = (typeof SmsErrorCodes)[number];
+
+export interface SmsErrorOptions {
+  /** retry with backoff (network, timeout, 5xx, 429, provider-transient codes) */
+  transient?: boolean;
+  /** server's Retry-After, in ms */
+  retryAfterMs?: number;
+  /** HTTP status, when there was one */
+  status?: number;
+  /** the provider's own error code (SMSAPI 13, CPaaS SVC0002, …) */
+  providerCode?: string | number;
+}
+
+/** An SMS failure with a message that is safe to show: never a token, key or password. */
+export class SmsError extends Error {
+  readonly code: SmsErrorCode;
+  readonly transient: boolean;
+  readonly retryAfterMs?: number;
+  readonly status?: number;
+  readonly providerCode?: string | number;
+
+  constructor(code: SmsErrorCode, message: string, opts: SmsErrorOptions = {}) {
+    super(message);
+    this.name = 'SmsError';
+    this.code = code;
+    this.transient = !!opts.transient;
+    this.retryAfterMs = opts.retryAfterMs;
+    this.status = opts.status;
+    this.providerCode = opts.providerCode;
+  }
+}
+
+/** Parse an HTTP Retry-After header (seconds or an HTTP date) into ms. */
+export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+  if (!value) return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}
+
+/** Classify a fetch() failure (no HTTP response) as network or timeout. */
+export function fromFetchFailure(err: unknown, provider: string): SmsError {
+  const name = (err as { name?: string })?.name;
+  if (name === 'TimeoutError' || name === 'AbortError')
+    return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, { transient: true });
+  const cause = (err as { cause?: { code?: string } })?.cause?.code;
+  return new SmsError('SMS_NETWORK', `${provider}: network error${cause ? ` (${cause})` : ''}`, { transient: true });
+}

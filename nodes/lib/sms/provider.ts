@@ -1,0 +1,42 @@
+/**
+ * The contract between the shared SMS pipeline and a provider adapter. An adapter only knows how to
+ * submit ONE SMS to ONE recipient and how to classify its errors (throw SmsError).
+ */
+export interface SmsSendRequest {
+  /** the recipient: E.164 when the provider's recipientKind is 'e164', else as the user typed it */
+  to: string;
+  /** the final text (rendered, truncated if the node says so) */
+  text: string;
+  /** sender chosen on the node; undefined = the adapter's (config node's) default */
+  from?: string;
+  encoding: 'GSM-7' | 'UCS-2';
+  parts: number;
+  /** the input message, read-only: for provider-specific options */
+  msg: Readonly<Record<string, unknown>>;
+  /** 0 for the first try, 1.. for retries */
+  attempt: number;
+}
+
+export interface SmsSendResult {
+  /** the provider's message ids */
+  ids: string[];
+  /** the provider's status for the submission, e.g. 'QUEUE', 'queued', 'DeliveredToNetwork' */
+  status: string;
+  /** true when the provider validated but sent nothing (SMSAPI test mode, eSMS test key) */
+  test?: boolean;
+  /** parts as counted by the provider, when it says */
+  parts?: number;
+  /** extra facts worth keeping in msg.sms (points, cost, …); never secrets */
+  details?: Record<string, unknown>;
+}
+
+export interface SmsProvider {
+  /** short name put in msg.sms.provider: 'smsapi', 'sms-gateway', 'pbxware', 'cpaas' */
+  readonly name: string;
+  /** 'e164' (default): the pipeline normalises numbers; 'opaque': pass as typed (PBX extensions) */
+  readonly recipientKind?: 'e164' | 'opaque';
+  /** validate-only mode is on (shown in msg.sms.test and the status) */
+  readonly testMode?: boolean;
+  /** Send one SMS. Throw SmsError (transient or not); honour the signal (timeout/close). */
+  send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult>;
+}
