@@ -1,0 +1,68 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import type { ConnectionState } from './lib/connection';
+import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/connection';
+import { normaliseEvents } from './lib/esms/envelope';
+import { testEsmsConnection } from './lib/esms/test-connection';
+import { attachSource, showState } from './lib/source-node';
+import type { Translate } from './lib/status';
+
+interface EsmsCredentials {
+  accessToken?: string;
+  apiKey?: string;
+}
+
+interface EsmsAfricaDef extends NodeDef {
+  url?: string;
+}
+
+interface EsmsAfricaNode extends Node<EsmsCredentials> {
+  url: string;
+  connection: EsmsConnection;
+}
+
+interface EsmsInDef extends NodeDef {
+  esms?: string;
+  events?: string[] | string;
+}
+
+export = function (RED: NodeAPI) {
+  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+
+  /** eSMS Africa account: owns the ONE WebSocket (cookie-authenticated) shared by every `esms in`. */
+  function EsmsAfrica(this: EsmsAfricaNode, config: EsmsAfricaDef) {
+    RED.nodes.createNode(this, config);
+    this.url = (config.url || '').trim() || DEFAULT_ESMS_URL;
+    const credentials = this.credentials ?? {};
+    this.connection = new EsmsConnection({
+      url: this.url,
+      accessToken: credentials.accessToken,
+      warn: (message) => this.warn(message),
+    });
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.connection.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType<EsmsAfricaNode, EsmsAfricaDef, unknown, EsmsCredentials>('esms-africa', EsmsAfrica, {
+    credentials: { accessToken: { type: 'password' }, apiKey: { type: 'password' } },
+  });
+  registerTestEndpoint(
+    RED as unknown as AdminRED,
+    'esms-africa',
+    ['accessToken', 'apiKey'],
+    testEsmsConnection,
+  );
+
+  /** `esms in`: message_status / balance_update / notification events as DESIGN.md envelopes. */
+  function EsmsIn(this: Node, config: EsmsInDef) {
+    RED.nodes.createNode(this, config);
+    const account = config.esms ? (RED.nodes.getNode(config.esms) as EsmsAfricaNode | null) : null;
+    const user: EsmsUser = {
+      events: normaliseEvents(config.events),
+      onConnectionState: (state: ConnectionState) => showState(this, state, t),
+      onEvent: (msg) => this.send(msg as unknown as NodeMessage),
+    };
+    attachSource(this, account?.connection, user, t);
+  }
+  RED.nodes.registerType('esms in', EsmsIn);
+};
