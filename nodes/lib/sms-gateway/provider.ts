@@ -1,0 +1,131 @@
+/**
+ * `sms-gateway out`'s adapter for the shared SMS pipeline: `POST {url}/v1/sms/send {to, from, body}`
+ * with `Authorization: Bearer <key>` → `202 {"messageId","status":"queued"}`.
+ *
+ * Errors are always `{"error":"…"}`: 400 → permanent (SMS_INVALID_NUMBER for the E.164 message,
+ * SMS_TOO_LONG for the body length, else SMS_PROVIDER); 401/403 → SMS_AUTH, permanent; 429 →
+ * SMS_RATE_LIMITED, transient, honouring Retry-After; 5xx → SMS_PROVIDER, transient; no answer →
+ * SMS_NETWORK / SMS_TIMEOUT, transient. Every send passes the gateway's auth guard, so a bad key can
+ * never get this machine's IP locked out by a burst of sends.
+ */
+import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
+import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
+import { baseUrl, E164, errorText, isAuthRejection, readJson } from './api';
+import { AuthGuard, AuthRefusedError } from './auth-guard';
+import { gatewayGuard } from './connection';
+
+export const PROVIDER = 'sms-gateway';
+
+export interface GatewayProviderOptions {
+  url?: string;
+  apiKey?: string;
+  /** the config node's default sender (E.164) */
+  from?: string;
+  guard?: AuthGuard;
+}
+
+export class GatewayProvider implements SmsProvider {
+  readonly name = PROVIDER;
+  readonly recipientKind = 'e164' as const;
+  private readonly base?: string;
+  private readonly configError?: string;
+  private readonly apiKey?: string;
+  private readonly defaultFrom?: string;
+  private readonly guard?: AuthGuard;
+
+  constructor(opts: GatewayProviderOptions) {
+    this.apiKey = opts.apiKey || undefined;
+    this.defaultFrom = opts.from?.trim() || undefined;
+    try {
+      this.base = baseUrl(opts.url);
+      this.guard = opts.guard ?? gatewayGuard(this.base);
+    } catch (err) {
+      this.configError = (err as Error).message;
+    }
+  }
+
+  async send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
+    if (this.configError || !this.base || !this.guard)
+      throw new SmsError('SMS_CONFIG', `SMS gateway: ${this.configError ?? 'invalid configuration'}`);
+    if (!this.apiKey) throw new SmsError('SMS_CONFIG', 'SMS gateway: no API key configured');
+    const from = request.from?.trim() || this.defaultFrom;
+    if (!from)
+      throw new SmsError(
+        'SMS_BAD_SENDER',
+        'SMS gateway: no sender number (set From on the node or the gateway)',
+      );
+    if (!E164.test(from))
+      throw new SmsError(
+        'SMS_BAD_SENDER',
+        `SMS gateway: the sender ${from} is not an E.164 number (+15551234567)`,
+      );
+
+    const body: Record<string, unknown> = { to: request.to, from, body: request.text };
+    const userId = request.msg.userId;
+    if (typeof userId === 'string' && userId) body.userId = userId;
+
+    let ticket;
+    try {
+      ticket = await this.guard.begin(this.apiKey, signal);
+    } catch (err) {
+      if (err instanceof AuthRefusedError)
+        throw new SmsError('SMS_AUTH', `SMS gateway: ${err.message}`, { providerCode: err.code });
+      throw fromFetchFailure(err, 'SMS gateway');
+    }
+
+    let res: Response;
+    try {
+      res = await fetch(`${this.base}/v1/sms/send`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${this.apiKey}`,
+          'content-type': 'application/json',
+          accept: 'application/json',
+        },
+        body: JSON.stringify(body),
+        signal,
+      });
+    } catch (err) {
+      ticket.settled();
+      throw fromFetchFailure(err, 'SMS gateway');
+    }
+    const json = await readJson(res);
+    if (isAuthRejection(res.status)) ticket.failed();
+    else if (res.ok || res.status === 400) ticket.succeeded();
+    else ticket.settled();
+
+    if (res.ok) {
+      const reply = (json ?? {}) as { messageId?: unknown; status?: unknown };
+      if (typeof reply.messageId !== 'string' || !reply.messageId)
+        // accepted, so never retried (a retry could send it twice)
+        throw new SmsError('SMS_PROVIDER', `SMS gateway: HTTP ${res.status} without a messageId`, {
+          status: res.status,
+        });
+      return {
+        ids: [reply.messageId],
+        status: typeof reply.status === 'string' ? reply.status : 'queued',
+        details: { from },
+      };
+    }
+    throw classify(res.status, errorText(json, res.status), res.headers.get('retry-after'));
+  }
+}
+
+/** The gateway's error → a stable SmsError. */
+export function classify(status: number, serverMessage: string, retryAfter?: string | null): SmsError {
+  const message = `SMS gateway: ${serverMessage}`;
+  const opts = { status, providerCode: status };
+  if (status === 400) {
+    if (/e\.?164|phone number/i.test(serverMessage)) return new SmsError('SMS_INVALID_NUMBER', message, opts);
+    if (/body must be|characters|too long/i.test(serverMessage))
+      return new SmsError('SMS_TOO_LONG', message, opts);
+    return new SmsError('SMS_PROVIDER', message, opts);
+  }
+  if (status === 401 || status === 403) return new SmsError('SMS_AUTH', message, opts);
+  if (status === 429) {
+    const retryAfterMs = parseRetryAfter(retryAfter);
+    return new SmsError('SMS_RATE_LIMITED', message, { ...opts, transient: true, retryAfterMs });
+  }
+  if (status >= 500) return new SmsError('SMS_PROVIDER', message, { ...opts, transient: true });
+  return new SmsError('SMS_PROVIDER', message, opts);
+}

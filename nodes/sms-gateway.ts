@@ -1,0 +1,124 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import type { ConnectionState } from './lib/connection';
+import { SmsError } from './lib/sms/errors';
+import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
+import { GatewayConnection, type GatewayUser } from './lib/sms-gateway/connection';
+import { eventSelection } from './lib/sms-gateway/envelope';
+import { GatewayProvider } from './lib/sms-gateway/provider';
+import { gatewayStatus } from './lib/sms-gateway/status';
+import { testGateway } from './lib/sms-gateway/test-connection';
+import { attachSource } from './lib/source-node';
+import type { Translate } from './lib/status';
+
+interface GatewayCredentials {
+  apiKey?: string;
+}
+
+interface GatewayDef extends NodeDef {
+  url?: string;
+  from?: string;
+  wsAuth?: WsAuthMode;
+}
+
+interface GatewayNode extends Node<GatewayCredentials> {
+  url: string;
+  from: string;
+  wsAuth: WsAuthMode;
+  connection: GatewayConnection;
+  provider: GatewayProvider;
+}
+
+interface GatewayInDef extends NodeDef {
+  gateway?: string;
+  events?: string[] | string;
+}
+
+interface GatewayOutDef extends NodeDef, SinkConfig {
+  gateway?: string;
+  concurrency?: number | string;
+}
+
+export = function (RED: NodeAPI) {
+  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+
+  /**
+   * sms-gateway: the gateway URL, default sender and WebSocket auth mode; the API key is a credential.
+   * Owns ONE event WebSocket (connected only while an `sms-gateway in` uses it) and the REST adapter
+   * every `sms-gateway out` shares.
+   */
+  function SmsGateway(this: GatewayNode, config: GatewayDef) {
+    RED.nodes.createNode(this, config);
+    this.url = (config.url || '').trim() || DEFAULT_GATEWAY_URL;
+    this.from = (config.from || '').trim();
+    this.wsAuth = wsAuthMode(config.wsAuth);
+    const apiKey = this.credentials?.apiKey;
+    this.connection = new GatewayConnection({
+      url: this.url,
+      apiKey,
+      wsAuth: this.wsAuth,
+      log: (message) => this.warn(message),
+    });
+    this.provider = new GatewayProvider({ url: this.url, apiKey, from: this.from });
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.connection.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType<GatewayNode, GatewayDef, unknown, GatewayCredentials>('sms-gateway', SmsGateway, {
+    credentials: { apiKey: { type: 'password' } },
+  });
+  // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
+  registerTestEndpoint(RED as unknown as AdminRED, 'sms-gateway', ['apiKey'], (config, credentials, signal) =>
+    testGateway(config, credentials, signal),
+  );
+
+  /** sms-gateway in: sms_status / sms_inbound events as DESIGN.md envelopes. */
+  function SmsGatewayIn(this: Node, config: GatewayInDef) {
+    RED.nodes.createNode(this, config);
+    const gateway = config.gateway ? (RED.nodes.getNode(config.gateway) as GatewayNode | null) : null;
+    const events = eventSelection(config.events);
+    const user: GatewayUser = {
+      wants: (type) => events.has(type),
+      deliver: (msg) => this.send(msg as unknown as NodeMessage),
+      onConnectionState: (state: ConnectionState) => this.status(gatewayStatus(state, t)),
+    };
+    attachSource(this, gateway?.connection, user, t);
+  }
+  RED.nodes.registerType('sms-gateway in', SmsGatewayIn);
+
+  /** sms-gateway out: each input msg → SMS through POST /v1/sms/send, via the shared pipeline. */
+  function SmsGatewayOut(this: Node, config: GatewayOutDef) {
+    RED.nodes.createNode(this, config);
+    const gateway = config.gateway ? (RED.nodes.getNode(config.gateway) as GatewayNode | null) : null;
+    const from = (config.from || '').trim();
+    if (from && !/^\+[1-9]\d{1,14}$/.test(from)) {
+      const err = new SmsError('SMS_BAD_SENDER', `SMS gateway: the sender ${from} is not an E.164 number`);
+      this.error(err.message);
+      this.status({ fill: 'red', shape: 'ring', text: err.code });
+      this.on('input', (_msg, _send, done) => done(err));
+      return;
+    }
+    attachSink(
+      this as unknown as SinkHost,
+      {
+        to: config.to,
+        message: config.message,
+        from,
+        rateLimit: config.rateLimit,
+        dedupeWindow: config.dedupeWindow,
+        maxParts: config.maxParts,
+        tooLong: config.tooLong,
+        defaultCountry: config.defaultCountry,
+        queueSize: config.queueSize,
+        overflow: config.overflow,
+        retries: config.retries,
+        timeout: config.timeout,
+        concurrency: config.concurrency,
+      },
+      gateway?.provider,
+      t,
+    );
+  }
+  RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
+};
