@@ -29,6 +29,9 @@ function copyTree(from, to, filter) {
 // editor files and locales (json catalogs + translated help .html)
 copyTree(path.join(root, 'nodes'), path.join(dist, 'nodes'), (name) => /\.(html|json)$/.test(name));
 
+// Node-RED looks for a module's icons in an icons/ folder next to the node .js files.
+copyTree(path.join(root, 'icons'), path.join(dist, 'nodes', 'icons'), (name) => name.endsWith('.svg'));
+
 // Merge locales/<lang>/common.json into every node set's catalog as "common", then drop it.
 const locales = path.join(dist, 'nodes', 'locales');
 if (fs.existsSync(locales)) {

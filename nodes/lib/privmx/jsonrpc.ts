@@ -1,0 +1,180 @@
+import { Clock, realClock } from '../clock';
+
+/**
+ * JSON-RPC 2.0 as the PrivMX Bridge speaks it. Over a WebSocket the server answers requests
+ * concurrently, so responses are matched by id, never by order; every request has its own timeout.
+ */
+
+/** Bridge error codes (protocols/privmx-bridge.md). */
+export const RpcCode = {
+  PARSE_ERROR: -32700,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  INVALID_TOKEN: 21,
+  INVALID_SIGNATURE: 8,
+  API_KEY_DOES_NOT_EXIST: 24875,
+  INVALID_CREDENTIALS: 24876,
+  INSUFFICIENT_SCOPE: 24878,
+  UNAUTHORIZED: 24879,
+  METHOD_CALLABLE_WITH_WEBSOCKET_ONLY: 24886,
+} as const;
+
+/** An error answer from the server: `{code, message, data}`. */
+export class JsonRpcError extends Error {
+  constructor(
+    readonly code: number,
+    message: string,
+    readonly data?: unknown,
+  ) {
+    super(message);
+    this.name = 'JsonRpcError';
+  }
+}
+
+/** No answer in time (or the link went away before the answer). */
+export class RpcTransportError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'TIMEOUT' | 'CLOSED' | 'HTTP' | 'NETWORK' | 'PROTOCOL',
+  ) {
+    super(message);
+    this.name = 'RpcTransportError';
+  }
+}
+
+interface Pending {
+  method: string;
+  resolve(value: unknown): void;
+  reject(err: Error): void;
+  timer: unknown;
+}
+
+export type ResponseKind = 'matched' | 'unknown-id' | 'no-id-error' | 'invalid';
+
+export interface JsonRpcClientOptions {
+  timeoutMs: number;
+  clock?: Clock;
+}
+
+/** Concurrent JSON-RPC over any text transport (a WebSocket here). */
+export class JsonRpcClient {
+  private nextId = 1;
+  private readonly pending = new Map<number, Pending>();
+  private closedWith?: Error;
+  private readonly clock: Clock;
+
+  constructor(
+    private readonly send: (text: string) => void,
+    private readonly opts: JsonRpcClientOptions,
+  ) {
+    this.clock = opts.clock ?? realClock;
+  }
+
+  get pendingCount(): number {
+    return this.pending.size;
+  }
+
+  call<T = unknown>(method: string, params: object, timeoutMs = this.opts.timeoutMs): Promise<T> {
+    if (this.closedWith) return Promise.reject(this.closedWith);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        if (this.pending.delete(id)) {
+          reject(new RpcTransportError(`${method}: no answer within ${timeoutMs} ms`, 'TIMEOUT'));
+        }
+      }, timeoutMs);
+      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
+      try {
+        this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
+      } catch (err) {
+        this.pending.delete(id);
+        this.clock.clearTimeout(timer);
+        reject(new RpcTransportError(`${method}: ${(err as Error)?.message ?? String(err)}`, 'CLOSED'));
+      }
+    });
+  }
+
+  /**
+   * Feed a parsed frame that looks like a response (has `id`, `result` or `error`).
+   * Returns how it was handled; the caller logs the odd ones once.
+   */
+  handle(frame: Record<string, unknown>): ResponseKind {
+    const id = frame.id;
+    if (id === undefined || id === null) return frame.error !== undefined ? 'no-id-error' : 'invalid';
+    const entry = typeof id === 'number' ? this.pending.get(id) : undefined;
+    if (!entry) return 'unknown-id';
+    this.pending.delete(id as number);
+    this.clock.clearTimeout(entry.timer);
+    const error = frame.error;
+    if (error !== undefined && error !== null) entry.reject(toRpcError(error));
+    else if ('result' in frame) entry.resolve(frame.result);
+    else entry.reject(new RpcTransportError(`${entry.method}: response without result or error`, 'PROTOCOL'));
+    return 'matched';
+  }
+
+  /** The link is gone: reject everything pending, and every later call. */
+  close(err: Error): void {
+    if (!this.closedWith) this.closedWith = err;
+    for (const [id, entry] of this.pending) {
+      this.pending.delete(id);
+      this.clock.clearTimeout(entry.timer);
+      entry.reject(err);
+    }
+  }
+}
+
+export function toRpcError(error: unknown): JsonRpcError {
+  if (error && typeof error === 'object') {
+    const e = error as { code?: unknown; message?: unknown; data?: unknown };
+    const code = typeof e.code === 'number' ? e.code : RpcCode.INTERNAL_ERROR;
+    const message = typeof e.message === 'string' && e.message ? e.message : `error ${code}`;
+    return new JsonRpcError(code, message, e.data);
+  }
+  return new JsonRpcError(RpcCode.INTERNAL_ERROR, String(error));
+}
+
+/** One JSON-RPC call over HTTP POST (used by "Test connection"). */
+export async function httpRpc<T = unknown>(
+  url: string,
+  method: string,
+  params: object,
+  signal?: AbortSignal,
+): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'application/json' },
+      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      signal,
+    });
+  } catch (err) {
+    const e = err as Error & { cause?: { code?: string; message?: string } };
+    if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
+      throw new RpcTransportError(`no answer from ${url}`, 'TIMEOUT');
+    const detail = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
+    throw new RpcTransportError(`cannot reach ${url}: ${detail}`, 'NETWORK');
+  }
+  const text = await res.text();
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new RpcTransportError(
+      res.ok ? `${url} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${url}`,
+      res.ok ? 'PROTOCOL' : 'HTTP',
+    );
+  }
+  if (!body || typeof body !== 'object')
+    throw new RpcTransportError(`${url} did not answer JSON-RPC`, 'PROTOCOL');
+  const frame = body as Record<string, unknown>;
+  if (frame.error !== undefined && frame.error !== null) throw toRpcError(frame.error);
+  if (!('result' in frame)) {
+    throw new RpcTransportError(
+      res.ok ? `${url} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${url}`,
+      res.ok ? 'PROTOCOL' : 'HTTP',
+    );
+  }
+  return frame.result as T;
+}

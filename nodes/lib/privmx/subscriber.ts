@@ -1,0 +1,196 @@
+import type { ConnectionState, ConnectionUser } from '../connection';
+import type { EventMessage, EventMeta } from '../envelope';
+import {
+  CHANNELS,
+  containerIdOf,
+  inboxIdOf,
+  isChannel,
+  PrivmxChannel,
+  privmxMeta,
+  privmxTopic,
+} from './envelope';
+
+/**
+ * One parsed notification, shared by every `privmx in` node of a connection. The connection parses
+ * each frame once and reuses this object for the next frame (dispatch is synchronous), so the hot path
+ * allocates only what a node actually emits. `msg.event` is built lazily, once per frame.
+ */
+export class Notification {
+  text = '';
+  frame: Record<string, unknown> = {};
+  channel: PrivmxChannel = 'thread';
+  type = '';
+  /** a type this version knows; unknown types go only to nodes that name them */
+  known = false;
+  private metaCache: EventMeta | undefined;
+  private handedOut = 0;
+  private idsRead = false;
+  private container: string | undefined;
+  private inbox: string | undefined;
+
+  reset(
+    text: string,
+    frame: Record<string, unknown>,
+    channel: PrivmxChannel,
+    type: string,
+    known: boolean,
+  ): this {
+    this.text = text;
+    this.frame = frame;
+    this.channel = channel;
+    this.type = type;
+    this.known = known;
+    this.metaCache = undefined;
+    this.handedOut = 0;
+    this.idsRead = false;
+    return this;
+  }
+
+  private readIds(): void {
+    if (this.idsRead) return;
+    this.idsRead = true;
+    const meta = this.metaCache;
+    if (meta) {
+      this.container = meta.containerId;
+      this.inbox = meta.inboxId;
+    } else {
+      const data = this.frame.data;
+      this.container = containerIdOf(this.channel, this.type, data);
+      this.inbox = inboxIdOf(this.channel, this.type, data);
+    }
+  }
+
+  /** the container id (cheap: no msg.event is built for it) */
+  get containerId(): string | undefined {
+    this.readIds();
+    return this.container;
+  }
+
+  /** the inbox id of an inbox entry or inbox event (cheap) */
+  get inboxId(): string | undefined {
+    this.readIds();
+    return this.inbox;
+  }
+
+  get meta(): EventMeta {
+    if (this.metaCache === undefined) {
+      this.metaCache = privmxMeta(this.channel, this.type, this.frame.data, this.frame.timestamp);
+    }
+    return this.metaCache;
+  }
+
+  /**
+   * The envelope for one node. The first taker gets the parsed frame itself; a second node taking the
+   * same event gets its own copy (parsed again from the text), so flows never share a mutable object.
+   */
+  message(): EventMessage {
+    const first = this.handedOut++ === 0;
+    const meta = this.meta;
+    return {
+      topic: privmxTopic(this.channel, this.type),
+      payload: first ? this.frame : JSON.parse(this.text),
+      event: first ? meta : { ...meta },
+    };
+  }
+}
+
+/** What a `privmx in` node selected in its dialog. */
+export interface PrivmxSelection {
+  channels: PrivmxChannel[];
+  /** empty = every known type */
+  types: string[];
+  /** thread/store/inbox/stream/kvdb ids; empty = all */
+  containerIds: string[];
+}
+
+function list(value: unknown): string[] {
+  const items = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',') : [];
+  const out: string[] = [];
+  for (const item of items) {
+    const s = typeof item === 'string' ? item.trim() : '';
+    if (s && !out.includes(s)) out.push(s);
+  }
+  return out;
+}
+
+/** Read a node's saved properties leniently (arrays, or comma lists from hand-written flows). */
+export function parseSelection(config: {
+  channels?: unknown;
+  types?: unknown;
+  containerIds?: unknown;
+}): PrivmxSelection {
+  const chosen = list(config.channels);
+  return {
+    channels: CHANNELS.filter((c) => chosen.includes(c)),
+    types: list(config.types),
+    containerIds: list(config.containerIds),
+  };
+}
+
+/**
+ * The channels to subscribe on the wire. A new inbox entry arrives as a `threadNewMessage` on the
+ * inbox's backing thread, so choosing "inbox" also subscribes "thread".
+ */
+export function wireChannels(channels: readonly PrivmxChannel[]): PrivmxChannel[] {
+  const wanted = new Set<PrivmxChannel>(channels);
+  if (wanted.has('inbox')) wanted.add('thread');
+  return CHANNELS.filter((c) => wanted.has(c));
+}
+
+export interface PrivmxUser extends ConnectionUser {
+  /** channels this user needs subscribed (the connection subscribes the union) */
+  readonly channels: readonly PrivmxChannel[];
+  onNotification(note: Notification): void;
+}
+
+/**
+ * A `privmx in` node as the connection sees it: its selection, a cheap filter, and where to send.
+ * Channel and type are checked first; `msg.event` is only built for events that pass them.
+ */
+export class PrivmxSubscriber implements PrivmxUser {
+  readonly channels: readonly PrivmxChannel[];
+  private readonly selected: ReadonlySet<string>;
+  private readonly inboxEntries: boolean;
+  private readonly types: ReadonlySet<string> | undefined;
+  private readonly containers: ReadonlySet<string> | undefined;
+
+  constructor(
+    selection: PrivmxSelection,
+    private readonly emit: (msg: EventMessage) => void,
+    private readonly stateChanged: (state: ConnectionState) => void,
+  ) {
+    this.channels = wireChannels(selection.channels);
+    this.selected = new Set(selection.channels);
+    // "inbox" without "thread": inbox entries from the thread channel, no other thread events
+    this.inboxEntries = this.selected.has('inbox') && !this.selected.has('thread');
+    this.types = selection.types.length ? new Set(selection.types) : undefined;
+    this.containers = selection.containerIds.length ? new Set(selection.containerIds) : undefined;
+  }
+
+  onConnectionState(state: ConnectionState): void {
+    this.stateChanged(state);
+  }
+
+  accepts(note: Notification): boolean {
+    if (this.types !== undefined) {
+      if (!this.types.has(note.type)) return false;
+    } else if (!note.known) return false;
+    if (!this.selected.has(note.channel)) {
+      if (!this.inboxEntries || note.channel !== 'thread' || note.inboxId === undefined) return false;
+    }
+    if (this.containers !== undefined) {
+      const container = note.containerId;
+      if (container === undefined || !this.containers.has(container)) {
+        const inbox = note.inboxId;
+        if (inbox === undefined || !this.containers.has(inbox)) return false;
+      }
+    }
+    return true;
+  }
+
+  onNotification(note: Notification): void {
+    if (this.accepts(note)) this.emit(note.message());
+  }
+}
+
+export { isChannel };

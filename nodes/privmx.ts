@@ -1,0 +1,92 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { AdminRED, registerTestEndpoint } from './lib/admin';
+import type { EventMessage } from './lib/envelope';
+import { OnceLogger } from './lib/log-once';
+import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
+import { parseSelection, PrivmxSubscriber } from './lib/privmx/subscriber';
+import { testPrivmxBridge } from './lib/privmx/test-connection';
+import { attachSource, showState } from './lib/source-node';
+import type { Translate } from './lib/status';
+import { tuned } from './lib/tuning';
+
+interface BridgeCredentials {
+  apiKeyId?: string;
+  apiKeySecret?: string;
+}
+
+interface BridgeDef extends NodeDef {
+  url: string;
+  solutionId?: string;
+}
+
+interface BridgeNode extends Node<BridgeCredentials> {
+  connection: PrivmxConnection;
+}
+
+interface PrivmxInDef extends NodeDef {
+  bridge: string;
+  channels?: unknown;
+  types?: unknown;
+  containerIds?: unknown;
+}
+
+export = function (RED: NodeAPI) {
+  const t: Translate = (key, params) => RED._(key, params as Parameters<typeof RED._>[1]);
+
+  function PrivmxBridgeNode(this: BridgeNode, config: BridgeDef) {
+    RED.nodes.createNode(this, config);
+    const credentials = this.credentials ?? {};
+    const once = new OnceLogger((message) => this.warn(message));
+    this.connection = new PrivmxConnection(
+      {
+        url: config.url,
+        solutionId: config.solutionId,
+        apiKeyId: credentials.apiKeyId,
+        apiKeySecret: credentials.apiKeySecret,
+      },
+      {
+        warn: (kind, message) => once.warn(kind, message),
+        info: (message) => this.log(message),
+        error: (message) => this.warn(message),
+      },
+      tuned('privmx', privmxDefaults),
+    );
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.connection.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType<BridgeNode, BridgeDef, object, BridgeCredentials>(
+    'privmx-bridge',
+    PrivmxBridgeNode,
+    {
+      credentials: {
+        apiKeyId: { type: 'text' },
+        apiKeySecret: { type: 'password' },
+      },
+    },
+  );
+
+  function PrivmxInNode(this: Node, config: PrivmxInDef) {
+    RED.nodes.createNode(this, config);
+    const selection = parseSelection(config);
+    if (selection.channels.length === 0) {
+      this.status({ fill: 'red', shape: 'ring', text: t('privmx-in.status.noChannels') });
+      return;
+    }
+    const bridge = RED.nodes.getNode(config.bridge) as BridgeNode | null;
+    const user = new PrivmxSubscriber(
+      selection,
+      (msg: EventMessage) => this.send(msg as unknown as Parameters<Node['send']>[0]),
+      (state) => showState(this, state, t),
+    );
+    attachSource(this, bridge?.connection, user, t);
+  }
+  RED.nodes.registerType('privmx in', PrivmxInNode);
+
+  registerTestEndpoint(
+    RED as unknown as AdminRED,
+    'privmx-bridge',
+    ['apiKeyId', 'apiKeySecret'],
+    testPrivmxBridge,
+  );
+};

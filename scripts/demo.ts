@@ -1,0 +1,295 @@
+/**
+ * `npm start`: a local demo with no account needed. Starts the loopback fake PrivMX Bridge in demo
+ * mode (a realistic event every few seconds), writes a Node-RED user dir under `.demo/` with this
+ * package installed (a symlink to the repo) and a demo flow (`privmx in` → debug), then runs Node-RED
+ * from node_modules on http://127.0.0.1:1880 (or $PORT). Ctrl-C stops everything.
+ *
+ * `startDemo()` is exported so other parts of the demo (the SMS sink side) and browser tests can reuse it.
+ */
+import { ChildProcess, spawn } from 'child_process';
+import fs from 'fs';
+import net from 'net';
+import path from 'path';
+import { FakePrivmxBridge } from '../test/fakes/privmx-bridge';
+
+export const ROOT = path.join(__dirname, '..');
+export const DEMO_API_KEY = { id: 'demo-api-key', secret: 'demo-api-secret-not-a-real-one' };
+
+/** Ids of the demo flow's nodes, for code that extends the flow. */
+export const DEMO_IDS = {
+  tab: 'demo-tab',
+  comment: 'demo-comment',
+  bridge: 'demo-bridge',
+  privmxIn: 'demo-privmx-in',
+  debug: 'demo-debug',
+} as const;
+
+export type FlowNode = Record<string, unknown> & { id: string; type: string };
+
+export interface DemoOptions {
+  /** Node-RED port (default $PORT or 1880) */
+  port?: number;
+  /** fake Bridge port (default 9111, else an ephemeral one) */
+  bridgePort?: number;
+  /** Node-RED user dir (default <repo>/.demo) */
+  userDir?: string;
+  /** one demo event every … ms */
+  demoIntervalMs?: number;
+  /** also print the debug node's output to Node-RED's log */
+  debugToConsole?: boolean;
+  /** forward Node-RED's output to this process's stdout/stderr (default true) */
+  inheritOutput?: boolean;
+  /** add nodes / wires to the demo flow (e.g. the SMS side) */
+  extendFlow?: (flow: FlowNode[], ids: typeof DEMO_IDS) => void;
+  /** more credentials for nodes added by extendFlow, keyed by node id */
+  extraCredentials?: Record<string, Record<string, string>>;
+  /** Node-RED start-up time limit */
+  startTimeoutMs?: number;
+}
+
+export interface DemoHandle {
+  /** http://127.0.0.1:PORT/ */
+  url: string;
+  port: number;
+  bridge: FakePrivmxBridge;
+  userDir: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
+}
+
+export function demoFlow(bridgeUrl: string, debugToConsole = false): FlowNode[] {
+  return [
+    { id: DEMO_IDS.tab, type: 'tab', label: 'PrivMX → SMS demo', disabled: false, info: '' },
+    {
+      id: DEMO_IDS.comment,
+      type: 'comment',
+      z: DEMO_IDS.tab,
+      name: 'Live PrivMX Bridge events (from a local simulator)',
+      info:
+        'A simulated PrivMX Bridge on this machine emits a thread message, a store file or an inbox entry every ' +
+        'few seconds. `privmx in` subscribes to the thread, store and inbox channels and emits one message per ' +
+        'event: `msg.topic` = privmx/<channel>/<type>, `msg.payload` = the event as sent, `msg.event` = the ' +
+        'normalised ids. Open the Debug sidebar to watch them arrive.',
+      x: 250,
+      y: 60,
+      wires: [],
+    },
+    {
+      id: DEMO_IDS.bridge,
+      type: 'privmx-bridge',
+      name: 'Local PrivMX Bridge (simulator)',
+      url: bridgeUrl,
+      solutionId: '',
+    },
+    {
+      id: DEMO_IDS.privmxIn,
+      type: 'privmx in',
+      z: DEMO_IDS.tab,
+      name: '',
+      bridge: DEMO_IDS.bridge,
+      channels: ['thread', 'store', 'inbox'],
+      types: [],
+      containerIds: '',
+      x: 170,
+      y: 140,
+      wires: [[DEMO_IDS.debug]],
+    },
+    {
+      id: DEMO_IDS.debug,
+      type: 'debug',
+      z: DEMO_IDS.tab,
+      name: 'PrivMX events',
+      active: true,
+      tosidebar: true,
+      console: debugToConsole,
+      tostatus: true,
+      complete: 'true',
+      targetType: 'full',
+      statusVal: 'topic',
+      statusType: 'msg',
+      x: 420,
+      y: 140,
+      wires: [],
+    },
+  ];
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function startBridge(port: number, intervalMs: number): Promise<FakePrivmxBridge> {
+  const opts = { demo: true, demoIntervalMs: intervalMs, apiKeys: [DEMO_API_KEY] };
+  try {
+    return await FakePrivmxBridge.start({ ...opts, port });
+  } catch {
+    return FakePrivmxBridge.start({ ...opts, port: 0 });
+  }
+}
+
+function writeUserDir(
+  userDir: string,
+  port: number,
+  flow: FlowNode[],
+  credentials: Record<string, unknown>,
+): void {
+  fs.mkdirSync(path.join(userDir, 'node_modules'), { recursive: true });
+  // install this package the way npm link would: a symlink to the repo (dist/ holds the built nodes)
+  const link = path.join(userDir, 'node_modules', 'node-red-contrib-sms-notify');
+  fs.rmSync(link, { recursive: true, force: true });
+  fs.symlinkSync(ROOT, link, 'junction');
+  fs.writeFileSync(
+    path.join(userDir, 'package.json'),
+    JSON.stringify(
+      {
+        name: 'node-red-sms-notify-demo',
+        private: true,
+        dependencies: { 'node-red-contrib-sms-notify': '*' },
+      },
+      null,
+      2,
+    ),
+  );
+  const settings = {
+    uiHost: '127.0.0.1',
+    uiPort: port,
+    flowFile: 'flows.json',
+    // demo only: credentials are stored unencrypted in flows_cred.json (they are the simulator's key)
+    credentialSecret: false,
+    flowFilePretty: true,
+    logging: { console: { level: 'info', metrics: false, audit: false } },
+    editorTheme: { tours: false, projects: { enabled: false } },
+    diagnostics: { enabled: false },
+    telemetry: { enabled: false },
+    externalModules: { autoInstall: false, palette: { allowInstall: false } },
+  };
+  fs.writeFileSync(
+    path.join(userDir, 'settings.js'),
+    '// generated by scripts/demo.ts\nmodule.exports = ' + JSON.stringify(settings, null, 2) + ';\n',
+  );
+  fs.writeFileSync(path.join(userDir, 'flows.json'), JSON.stringify(flow, null, 2));
+  fs.writeFileSync(path.join(userDir, 'flows_cred.json'), JSON.stringify(credentials, null, 2));
+  // a stale runtime config (e.g. from an older credentialSecret) would make Node-RED drop the credentials
+  fs.rmSync(path.join(userDir, '.config.runtime.json'), { force: true });
+}
+
+async function waitForNodeRed(url: string, child: ChildProcess, timeoutMs: number): Promise<void> {
+  const start = Date.now();
+  while (Date.now() - start < timeoutMs) {
+    if (child.exitCode !== null) throw new Error(`Node-RED exited with code ${child.exitCode}`);
+    try {
+      const res = await fetch(url + 'flows', { headers: { 'Node-RED-API-Version': 'v2' } });
+      if (res.ok) {
+        const body = (await res.json()) as { flows?: unknown[] };
+        if (Array.isArray(body.flows) && body.flows.length) return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`Node-RED did not start within ${timeoutMs} ms`);
+}
+
+export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> {
+  const port = options.port ?? Number(process.env.PORT || 1880);
+  if (!(await portFree(port))) {
+    throw new Error(`port ${port} on 127.0.0.1 is in use: stop what uses it or run with PORT=<another port>`);
+  }
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'nodes', 'privmx.js'))) {
+    throw new Error('dist/ is missing: run `npm run build` first (npm start does)');
+  }
+  const bridge = await startBridge(options.bridgePort ?? 9111, options.demoIntervalMs ?? 3_000);
+  const userDir = options.userDir ?? path.join(ROOT, '.demo');
+  const flow = demoFlow(bridge.url, options.debugToConsole ?? false);
+  options.extendFlow?.(flow, DEMO_IDS);
+  const credentials = {
+    [DEMO_IDS.bridge]: { apiKeyId: DEMO_API_KEY.id, apiKeySecret: DEMO_API_KEY.secret },
+    ...(options.extraCredentials ?? {}),
+  };
+  writeUserDir(userDir, port, flow, credentials);
+
+  const child = spawn(
+    process.execPath,
+    [
+      require.resolve('node-red/red.js'),
+      '--userDir',
+      userDir,
+      '--settings',
+      path.join(userDir, 'settings.js'),
+      '--port',
+      String(port),
+    ],
+    {
+      cwd: ROOT,
+      stdio: options.inheritOutput === false ? 'pipe' : 'inherit',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    },
+  );
+  if (options.inheritOutput === false) {
+    // keep the pipes drained
+    child.stdout?.resume();
+    child.stderr?.resume();
+  }
+  const url = `http://127.0.0.1:${port}/`;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    await bridge.close();
+  };
+  try {
+    await waitForNodeRed(url, child, options.startTimeoutMs ?? 60_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { url, port, bridge, userDir, child, stop };
+}
+
+/** CLI: node scripts/demo.js */
+export async function main(): Promise<void> {
+  let handle: DemoHandle | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await handle?.stop().catch(() => undefined);
+    process.exit(code);
+  };
+  process.once('SIGINT', () => void shutdown(0));
+  process.once('SIGTERM', () => void shutdown(0));
+  try {
+    handle = await startDemo({ debugToConsole: process.env.DEMO_CONSOLE === '1' });
+  } catch (err) {
+    console.error(`demo: ${(err as Error).message}`);
+    await shutdown(1);
+    return;
+  }
+  handle.child.once('exit', (code) => {
+    if (stopping) return;
+    console.error(`demo: Node-RED exited (${code})`);
+    void shutdown(code ?? 1);
+  });
+  console.log('');
+  console.log(`  PrivMX Bridge simulator  ${handle.bridge.url}  (API key "${DEMO_API_KEY.id}")`);
+  console.log(`  Node-RED                 ${handle.url}`);
+  console.log('');
+  console.log(
+    '  Open the editor and the Debug sidebar: an event arrives every few seconds. Ctrl-C stops everything.',
+  );
+  console.log('');
+}
+
+if (require.main === module) void main();

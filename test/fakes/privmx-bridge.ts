@@ -1,0 +1,916 @@
+/**
+ * A loopback PrivMX Bridge that speaks the real server-side notification protocol
+ * (/work/shared/protocols/privmx-bridge.md): JSON-RPC 2.0 over HTTP POST /api and over a WebSocket at
+ * /api, the three `manager/auth` grants, token expiry and refresh revocation, scope checks, the
+ * 16-session cap, protocol pings, per-socket subscriptions, notifications for every channel, and the
+ * real error codes. Tests, the demo (`npm start`) and benchmarks drive it through the controls below.
+ */
+import crypto from 'crypto';
+import http from 'http';
+import type { AddressInfo } from 'net';
+import { WebSocket, WebSocketServer } from 'ws';
+
+export const CHANNELS = ['thread', 'store', 'inbox', 'stream', 'kvdb'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** What a default API key has (the real Bridge's default). */
+export const DEFAULT_KEY_SCOPES = [
+  'context',
+  'apiKey',
+  'solution',
+  'solution:*',
+  'inbox',
+  'store',
+  'thread',
+  'stream',
+  'kvdb',
+];
+
+export const ErrorCode = {
+  PARSE_ERROR: -32700,
+  METHOD_NOT_FOUND: -32601,
+  INVALID_PARAMS: -32602,
+  INTERNAL_ERROR: -32603,
+  INVALID_TOKEN: 21,
+  INVALID_SIGNATURE: 8,
+  API_KEY_DOES_NOT_EXIST: 24875,
+  INVALID_CREDENTIALS: 24876,
+  INSUFFICIENT_SCOPE: 24878,
+  UNAUTHORIZED: 24879,
+  METHOD_CALLABLE_WITH_WEBSOCKET_ONLY: 24886,
+} as const;
+
+const MESSAGES: Record<number, string> = {
+  [-32700]: 'Parse error',
+  [-32601]: 'Method not found',
+  [-32602]: 'Invalid params',
+  [-32603]: 'Internal error',
+  21: 'Invalid token',
+  8: 'Invalid signature',
+  24875: 'Api key does not exist',
+  24876: 'Invalid credentials',
+  24878: 'Insufficient scope',
+  24879: 'Unauthorized',
+  24886: 'Method callable with websocket only',
+};
+
+class RpcFailure extends Error {
+  constructor(
+    readonly code: number,
+    readonly data: unknown = null,
+  ) {
+    super(MESSAGES[code] ?? `Error ${code}`);
+  }
+}
+
+export interface FakeApiKey {
+  id: string;
+  secret: string;
+  scopes: string[];
+  enabled: boolean;
+}
+
+interface TokenSession {
+  id: number;
+  apiKeyId: string;
+  created: number;
+  scopes: string[];
+  accessToken: string;
+  accessTokenExpiry: number;
+  refreshToken: string;
+  refreshTokenExpiry: number;
+}
+
+interface Client {
+  id: number;
+  ws: WebSocket;
+  /** a socket opened with a query string is a binary end-user socket: text frames are dropped */
+  endUser: boolean;
+  boundToken?: string;
+  channels: Set<Channel>;
+  /** solution scopes of the token bound when it subscribed: without one nothing is delivered */
+  solutions: string[];
+  answeredSincePing: boolean;
+  stalled: boolean;
+}
+
+export interface FakeBridgeOptions {
+  host?: string;
+  port?: number;
+  /** server protocol ping period (real: 10 s) */
+  pingIntervalMs?: number;
+  accessTokenLifetimeMs?: number;
+  refreshTokenLifetimeMs?: number;
+  maxSessions?: number;
+  /** the solution every pushed event belongs to */
+  solutionId?: string;
+  apiKeys?: Array<{ id: string; secret: string; scopes?: string[] }>;
+  /** emit a realistic event every `demoIntervalMs` */
+  demo?: boolean;
+  demoIntervalMs?: number;
+  /** answer WebSocket requests after a random delay up to this, so answers come out of order */
+  responseJitterMs?: number;
+}
+
+export interface FakeBridgeStats {
+  authCalls: { api_key_credentials: number; refresh_token: number; api_key_signature: number };
+  authFailures: number;
+  bindCalls: number;
+  subscribeCalls: number;
+  unsubscribeCalls: number;
+  httpRequests: number;
+  wsRequests: number;
+  connections: number;
+  pingsSent: number;
+  terminatedForSilence: number;
+  delivered: number;
+  closeCodes: number[];
+}
+
+export interface RecordedRequest {
+  transport: 'http' | 'ws';
+  method: string;
+  /** params with secrets and tokens replaced by '***' */
+  params: Record<string, unknown>;
+  at: number;
+}
+
+export function objectId(): string {
+  return crypto.randomBytes(12).toString('hex');
+}
+
+const REDACT = new Set(['apiKeySecret', 'accessToken', 'refreshToken', 'signature']);
+
+/** Realistic notification bodies (shapes from the Bridge's management converters). */
+export const fakeEvents = {
+  contextId: '662115304034ea5684acac8b',
+  threadNewMessage(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'thread' as const,
+      type: 'threadNewMessage',
+      data: {
+        id: objectId(),
+        contextId: fakeEvents.contextId,
+        threadId: '66715bd6ef3efd9ecfe7a1cc',
+        createDate: now,
+        author: 'janek',
+        keyId: 'my-key',
+        publicMeta: { kind: 'alert' },
+        ...o,
+      },
+    };
+  },
+  threadStats(threadId = '66715bd6ef3efd9ecfe7a1cc', messages = 1) {
+    return {
+      channel: 'thread' as const,
+      type: 'threadStats',
+      data: { threadId, lastMsgDate: Date.now(), messages },
+    };
+  },
+  threadCreated(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'thread' as const,
+      type: 'threadCreated',
+      data: {
+        id: objectId(),
+        contextId: fakeEvents.contextId,
+        createDate: now,
+        creator: 'janek',
+        lastModificationDate: now,
+        lastModifier: 'janek',
+        keyId: 'my-key',
+        users: ['janek', 'ola'],
+        managers: ['janek'],
+        version: 1,
+        lastMsgDate: 0,
+        messages: 0,
+        publicMeta: null,
+        ...o,
+      },
+    };
+  },
+  threadDeleted(threadId = '66715bd6ef3efd9ecfe7a1cc') {
+    return { channel: 'thread' as const, type: 'threadDeleted', data: { threadId } };
+  },
+  threadDeletedMessage(messageId = objectId(), threadId = '66715bd6ef3efd9ecfe7a1cc') {
+    return { channel: 'thread' as const, type: 'threadDeletedMessage', data: { messageId, threadId } };
+  },
+  /** a new inbox entry: a threadNewMessage on the inbox's backing thread */
+  inboxEntry(inboxId = '6718ca647117eb03ed335dd0', threadId = '6718ca647117eb03ed335dcf') {
+    return fakeEvents.threadNewMessage({
+      threadId,
+      author: '<anonymous>',
+      keyId: `<inbox-${inboxId}>`,
+      publicMeta: null,
+    });
+  },
+  storeFileCreated(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'store' as const,
+      type: 'storeFileCreated',
+      data: {
+        id: objectId(),
+        version: 1,
+        storeId: '6718ca61234548e1928939bf',
+        contextId: fakeEvents.contextId,
+        created: now,
+        creator: 'janek',
+        lastModifier: 'janek',
+        lastModificationDate: now,
+        size: 1024,
+        keyId: 'my-key',
+        publicMeta: null,
+        ...o,
+      },
+    };
+  },
+  storeStatsChanged(id = '6718ca61234548e1928939bf', files = 1) {
+    return {
+      channel: 'store' as const,
+      type: 'storeStatsChanged',
+      data: { id, contextId: fakeEvents.contextId, lastFileDate: Date.now(), files },
+    };
+  },
+  storeDeleted(storeId = '6718ca61234548e1928939bf') {
+    return { channel: 'store' as const, type: 'storeDeleted', data: { storeId } };
+  },
+  inboxCreated(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'inbox' as const,
+      type: 'inboxCreated',
+      data: {
+        id: '6718ca647117eb03ed335dd0',
+        contextId: fakeEvents.contextId,
+        createDate: now,
+        creator: 'janek',
+        lastModificationDate: now,
+        lastModifier: 'janek',
+        keyId: 'my-key',
+        users: ['janek'],
+        managers: ['janek'],
+        version: 1,
+        publicMeta: null,
+        ...o,
+      },
+    };
+  },
+  inboxDeleted(inboxId = '6718ca647117eb03ed335dd0') {
+    return { channel: 'inbox' as const, type: 'inboxDeleted', data: { inboxId } };
+  },
+  streamRoomCreated(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'stream' as const,
+      type: 'streamRoomCreated',
+      data: {
+        id: '6718cb0a7117eb03ed335e01',
+        contextId: fakeEvents.contextId,
+        createDate: now,
+        creator: 'janek',
+        lastModificationDate: now,
+        lastModifier: 'janek',
+        keyId: 'my-key',
+        users: ['janek'],
+        managers: ['janek'],
+        version: 1,
+        publicMeta: null,
+        ...o,
+      },
+    };
+  },
+  streamRoomDeleted(streamRoomId = '6718cb0a7117eb03ed335e01') {
+    return { channel: 'stream' as const, type: 'streamRoomDeleted', data: { streamRoomId } };
+  },
+  kvdbNewEntry(o: Partial<Record<string, unknown>> = {}) {
+    const now = Date.now();
+    return {
+      channel: 'kvdb' as const,
+      type: 'kvdbNewEntry',
+      data: {
+        kvdbEntryKey: 'sensor/42',
+        version: 1,
+        contextId: fakeEvents.contextId,
+        kvdbId: '6718cb1f7117eb03ed335e10',
+        createDate: now,
+        author: 'janek',
+        keyId: 'my-key',
+        lastModificationDate: now,
+        lastModifier: 'janek',
+        publicMeta: null,
+        ...o,
+      },
+    };
+  },
+  kvdbDeletedEntry(entryKey = 'sensor/42', kvdbId = '6718cb1f7117eb03ed335e10') {
+    return { channel: 'kvdb' as const, type: 'kvdbDeletedEntry', data: { entryKey, kvdbId } };
+  },
+};
+
+export type FakeEvent = { channel: Channel; type: string; data: unknown };
+
+export class FakePrivmxBridge {
+  readonly solutionId: string;
+  readonly stats: FakeBridgeStats = {
+    authCalls: { api_key_credentials: 0, refresh_token: 0, api_key_signature: 0 },
+    authFailures: 0,
+    bindCalls: 0,
+    subscribeCalls: 0,
+    unsubscribeCalls: 0,
+    httpRequests: 0,
+    wsRequests: 0,
+    connections: 0,
+    pingsSent: 0,
+    terminatedForSilence: 0,
+    delivered: 0,
+    closeCodes: [],
+  };
+  readonly requests: RecordedRequest[] = [];
+  accessTokenLifetimeMs: number;
+  refreshTokenLifetimeMs: number;
+  responseJitterMs: number;
+  readonly maxSessions: number;
+
+  private readonly apiKeys = new Map<string, FakeApiKey>();
+  private readonly sessions: TokenSession[] = [];
+  private readonly clients = new Set<Client>();
+  private readonly server: http.Server;
+  private readonly wss: WebSocketServer;
+  private pingTimer: NodeJS.Timeout | undefined;
+  private demoTimer: NodeJS.Timeout | undefined;
+  private demoStep = 0;
+  private nextSessionId = 1;
+  private nextClientId = 1;
+  private readonly failures = new Map<string, RpcFailure[]>();
+  private readonly pendingTimers = new Set<NodeJS.Timeout>();
+  private closed = false;
+  private port = 0;
+  private readonly host: string;
+
+  private constructor(private readonly opts: FakeBridgeOptions) {
+    this.host = opts.host ?? '127.0.0.1';
+    this.solutionId = opts.solutionId ?? 'f0c9a1b2-0000-4000-8000-000000000001';
+    this.accessTokenLifetimeMs = opts.accessTokenLifetimeMs ?? 15 * 60_000;
+    this.refreshTokenLifetimeMs = opts.refreshTokenLifetimeMs ?? 7 * 24 * 3_600_000;
+    this.maxSessions = opts.maxSessions ?? 16;
+    this.responseJitterMs = opts.responseJitterMs ?? 0;
+    for (const key of opts.apiKeys ?? []) this.addApiKey(key.id, key.secret, key.scopes);
+    this.server = http.createServer((req, res) => this.handleHttp(req, res));
+    this.wss = new WebSocketServer({ noServer: true });
+    this.server.on('upgrade', (req, socket, head) => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (!url.pathname.endsWith('/api')) {
+        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+        return;
+      }
+      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url.search !== ''));
+    });
+  }
+
+  /** Start on 127.0.0.1 (port 0 = ephemeral unless `port` is given). */
+  static async start(opts: FakeBridgeOptions = {}): Promise<FakePrivmxBridge> {
+    const fake = new FakePrivmxBridge(opts);
+    await new Promise<void>((resolve, reject) => {
+      fake.server.once('error', reject);
+      fake.server.listen(opts.port ?? 0, fake.host, () => {
+        fake.server.off('error', reject);
+        resolve();
+      });
+    });
+    fake.port = (fake.server.address() as AddressInfo).port;
+    fake.startPings(opts.pingIntervalMs ?? 10_000);
+    if (opts.demo) fake.startDemo(opts.demoIntervalMs);
+    return fake;
+  }
+
+  /** http://127.0.0.1:PORT — what a user types into the config node */
+  get url(): string {
+    return `http://${this.host}:${this.port}`;
+  }
+
+  get wsUrl(): string {
+    return `ws://${this.host}:${this.port}/api`;
+  }
+
+  // --- test controls -------------------------------------------------------------------------------
+
+  addApiKey(id: string, secret: string, scopes: string[] = DEFAULT_KEY_SCOPES): FakeApiKey {
+    const key = { id, secret, scopes: [...scopes], enabled: true };
+    this.apiKeys.set(id, key);
+    return key;
+  }
+
+  /** open sockets */
+  get socketCount(): number {
+    let n = 0;
+    for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN) n++;
+    return n;
+  }
+
+  /** the channel set of every open socket */
+  subscriptions(): Channel[][] {
+    return [...this.clients]
+      .filter((c) => c.ws.readyState === WebSocket.OPEN)
+      .map((c) => CHANNELS.filter((ch) => c.channels.has(ch)));
+  }
+
+  /** live server-side sessions of an API key (the cap is 16) */
+  sessionCount(apiKeyId?: string): number {
+    return this.sessions.filter((s) => !apiKeyId || s.apiKeyId === apiKeyId).length;
+  }
+
+  get authCount(): number {
+    const a = this.stats.authCalls;
+    return a.api_key_credentials + a.refresh_token + a.api_key_signature;
+  }
+
+  /** Send a notification to every socket subscribed to `channel` (with a solution scope). */
+  push(channel: Channel, type: string, data: unknown, timestamp = Date.now()): number {
+    const text = JSON.stringify({ channel, type, data, timestamp });
+    let n = 0;
+    for (const c of this.clients) {
+      if (c.stalled || c.ws.readyState !== WebSocket.OPEN || !c.channels.has(channel)) continue;
+      if (!c.solutions.some((s) => s === 'solution:*' || s === `solution:${this.solutionId}`)) continue;
+      c.ws.send(text);
+      n++;
+    }
+    this.stats.delivered += n;
+    return n;
+  }
+
+  emit(event: FakeEvent, timestamp?: number): number {
+    return this.push(event.channel, event.type, event.data, timestamp);
+  }
+
+  /** Send anything to every open socket (garbage, odd JSON-RPC, binary). */
+  sendRaw(data: string | Buffer, opts: { binary?: boolean } = {}): number {
+    let n = 0;
+    for (const c of this.clients) {
+      if (c.stalled || c.ws.readyState !== WebSocket.OPEN) continue;
+      c.ws.send(data, { binary: opts.binary ?? Buffer.isBuffer(data) });
+      n++;
+    }
+    return n;
+  }
+
+  /** Every access and refresh token expires now. */
+  expireTokens(which: 'access' | 'both' = 'both'): void {
+    const past = Date.now() - 1;
+    for (const s of this.sessions) {
+      s.accessTokenExpiry = past;
+      if (which === 'both') s.refreshTokenExpiry = past;
+    }
+  }
+
+  /** Kill every socket abruptly (like a crashed server or a cut cable). */
+  dropAll(): void {
+    for (const c of this.clients) c.ws.terminate();
+  }
+
+  /** Close every socket cleanly with `code`. */
+  closeAll(code = 1001, reason = 'going away'): void {
+    for (const c of this.clients) c.ws.close(code, reason);
+  }
+
+  /** The current sockets go silent: no pings, no answers, no events; they are not terminated either. */
+  stall(): void {
+    for (const c of this.clients) c.stalled = true;
+  }
+
+  /** The next `method` request fails with `code` (once per call of failNext). */
+  failNext(method: string, code: number, data: unknown = null): void {
+    const list = this.failures.get(method) ?? [];
+    list.push(new RpcFailure(code, data));
+    this.failures.set(method, list);
+  }
+
+  /** Forget every server-side session (their tokens stop working). */
+  revokeAllSessions(): void {
+    this.sessions.length = 0;
+  }
+
+  /** Emit a realistic event every `intervalMs`: thread message, store file, inbox entry, in turn. */
+  startDemo(intervalMs = 3_000): void {
+    this.stopDemo();
+    this.demoTimer = setInterval(() => this.demoTick(), intervalMs);
+    this.demoTimer.unref();
+  }
+
+  stopDemo(): void {
+    if (this.demoTimer) clearInterval(this.demoTimer);
+    this.demoTimer = undefined;
+  }
+
+  demoTick(): void {
+    const step = this.demoStep++ % 3;
+    if (step === 0) {
+      this.emit(
+        fakeEvents.threadNewMessage({ publicMeta: { kind: 'alert', title: 'Pump 3 pressure high' } }),
+      );
+      this.emit(fakeEvents.threadStats('66715bd6ef3efd9ecfe7a1cc', this.demoStep));
+    } else if (step === 1) {
+      this.emit(
+        fakeEvents.storeFileCreated({ size: 1024 + this.demoStep, publicMeta: { name: 'report.pdf' } }),
+      );
+      this.emit(fakeEvents.storeStatsChanged('6718ca61234548e1928939bf', this.demoStep));
+    } else {
+      this.emit(fakeEvents.inboxEntry());
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.stopDemo();
+    if (this.pingTimer) clearInterval(this.pingTimer);
+    for (const t of this.pendingTimers) clearTimeout(t);
+    this.pendingTimers.clear();
+    for (const c of this.clients) c.ws.terminate();
+    this.clients.clear();
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  // --- transport -----------------------------------------------------------------------------------
+
+  private startPings(intervalMs: number): void {
+    this.pingTimer = setInterval(() => {
+      for (const c of this.clients) {
+        if (c.stalled || c.ws.readyState !== WebSocket.OPEN) continue;
+        if (!c.answeredSincePing) {
+          this.stats.terminatedForSilence++;
+          c.ws.terminate();
+          continue;
+        }
+        c.answeredSincePing = false;
+        c.ws.ping();
+        this.stats.pingsSent++;
+      }
+    }, intervalMs);
+    this.pingTimer.unref();
+  }
+
+  private accept(ws: WebSocket, endUser: boolean): void {
+    this.stats.connections++;
+    const client: Client = {
+      id: this.nextClientId++,
+      ws,
+      endUser,
+      channels: new Set(),
+      solutions: [],
+      answeredSincePing: true,
+      stalled: false,
+    };
+    this.clients.add(client);
+    ws.on('pong', () => {
+      client.answeredSincePing = true;
+    });
+    ws.on('message', (data, isBinary) => {
+      client.answeredSincePing = true;
+      if (client.stalled) return;
+      // a socket with a query string is an end-user (binary) socket: text frames are dropped
+      if (client.endUser || isBinary) return;
+      this.handleWsText(client, data.toString());
+    });
+    ws.on('close', (code) => {
+      this.stats.closeCodes.push(code);
+      this.clients.delete(client);
+    });
+    ws.on('error', () => undefined);
+  }
+
+  private handleWsText(client: Client, text: string): void {
+    const reply = (body: unknown) => {
+      const send = () => {
+        if (client.ws.readyState === WebSocket.OPEN && !client.stalled) client.ws.send(JSON.stringify(body));
+      };
+      if (this.responseJitterMs > 0) {
+        const t = setTimeout(() => {
+          this.pendingTimers.delete(t);
+          send();
+        }, Math.random() * this.responseJitterMs);
+        this.pendingTimers.add(t);
+      } else send();
+    };
+    const request = this.parseRequest(text);
+    if ('error' in request) return reply(request.error);
+    this.stats.wsRequests++;
+    const { id, method, params } = request;
+    this.record('ws', method, params);
+    try {
+      this.injected(method);
+      let result: unknown;
+      switch (method) {
+        case 'manager/auth':
+          result = this.auth(params);
+          break;
+        case 'manager/bindAccessToken':
+          result = this.bind(client, params);
+          break;
+        case 'manager/subscribeToChannel':
+          result = this.subscribe(client, params, true);
+          break;
+        case 'manager/unsubscribeFromChannel':
+          result = this.subscribe(client, params, false);
+          break;
+        default:
+          throw new RpcFailure(ErrorCode.METHOD_NOT_FOUND, method);
+      }
+      reply({ jsonrpc: '2.0', id, result });
+    } catch (err) {
+      reply(this.errorBody(id, err));
+    }
+  }
+
+  private handleHttp(req: http.IncomingMessage, res: http.ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (!url.pathname.endsWith('/api')) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('Not found');
+      return;
+    }
+    if (req.method !== 'POST') {
+      res.writeHead(405, { allow: 'POST', 'content-type': 'text/plain' }).end('Method not allowed');
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > 1_000_000) {
+        res.writeHead(413).end();
+        req.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.on('end', () => {
+      if (res.writableEnded) return;
+      const send = (body: unknown) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const request = this.parseRequest(Buffer.concat(chunks).toString('utf8'));
+      if ('error' in request) return send(request.error);
+      this.stats.httpRequests++;
+      const { id, method, params } = request;
+      this.record('http', method, params);
+      try {
+        this.injected(method);
+        if (method === 'manager/auth') return send({ jsonrpc: '2.0', id, result: this.auth(params) });
+        if (
+          method === 'manager/bindAccessToken' ||
+          method === 'manager/subscribeToChannel' ||
+          method === 'manager/unsubscribeFromChannel'
+        ) {
+          throw new RpcFailure(ErrorCode.METHOD_CALLABLE_WITH_WEBSOCKET_ONLY);
+        }
+        throw new RpcFailure(ErrorCode.METHOD_NOT_FOUND, method);
+      } catch (err) {
+        send(this.errorBody(id, err));
+      }
+    });
+  }
+
+  private parseRequest(
+    text: string,
+  ): { id: number | string; method: string; params: Record<string, unknown> } | { error: unknown } {
+    const parseError = {
+      error: {
+        jsonrpc: '2.0',
+        error: { code: ErrorCode.PARSE_ERROR, message: MESSAGES[-32700], data: null },
+      },
+    };
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      return parseError;
+    }
+    if (!body || typeof body !== 'object' || Array.isArray(body)) return parseError;
+    const b = body as Record<string, unknown>;
+    const params = b.params;
+    if (
+      b.jsonrpc !== '2.0' ||
+      typeof b.method !== 'string' ||
+      (typeof b.id !== 'number' && typeof b.id !== 'string') ||
+      !params ||
+      typeof params !== 'object' ||
+      Array.isArray(params)
+    ) {
+      return parseError;
+    }
+    return { id: b.id, method: b.method, params: params as Record<string, unknown> };
+  }
+
+  private errorBody(id: number | string, err: unknown) {
+    const e = err instanceof RpcFailure ? err : new RpcFailure(ErrorCode.INTERNAL_ERROR, String(err));
+    return { jsonrpc: '2.0', id, error: { code: e.code, message: e.message, data: e.data } };
+  }
+
+  private injected(method: string): void {
+    const list = this.failures.get(method);
+    const next = list?.shift();
+    if (next) throw next;
+  }
+
+  private record(transport: 'http' | 'ws', method: string, params: Record<string, unknown>): void {
+    const safe: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(params)) safe[k] = REDACT.has(k) ? '***' : v;
+    this.requests.push({ transport, method, params: safe, at: Date.now() });
+    if (this.requests.length > 2000) this.requests.splice(0, this.requests.length - 1000);
+  }
+
+  // --- manager API ---------------------------------------------------------------------------------
+
+  private auth(params: Record<string, unknown>) {
+    const grant = params.grantType;
+    if (grant === 'api_key_credentials' || grant === 'refresh_token' || grant === 'api_key_signature') {
+      this.stats.authCalls[grant]++;
+    }
+    try {
+      if (grant === 'api_key_credentials') return this.authCredentials(params);
+      if (grant === 'refresh_token') return this.authRefresh(params);
+      if (grant === 'api_key_signature') return this.authSignature(params);
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'grantType -> Expected value to be one of enums');
+    } catch (err) {
+      this.stats.authFailures++;
+      throw err;
+    }
+  }
+
+  private requestedScope(key: FakeApiKey, scope: unknown): string[] {
+    if (scope === undefined) return key.scopes.filter((s) => !s.startsWith('expiresIn:'));
+    if (!Array.isArray(scope) || scope.some((s) => typeof s !== 'string')) {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'scope -> Expected array of strings');
+    }
+    const granted: string[] = [];
+    for (const s of scope as string[]) {
+      const [name, value] = s.split(':');
+      if (name === 'session' || name === 'ipAddr' || name === 'connection' || name === 'expiresIn') continue;
+      if (name === 'solution' && value !== undefined) {
+        if (!key.scopes.includes(s) && !key.scopes.includes('solution:*')) {
+          throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, `Cannot use solution=${value}`);
+        }
+      } else if (!key.scopes.includes(s)) {
+        throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, `Cannot use ${s}`);
+      }
+      if (!granted.includes(s)) granted.push(s);
+    }
+    return granted;
+  }
+
+  private lookupKey(id: unknown): FakeApiKey {
+    const key = typeof id === 'string' ? this.apiKeys.get(id) : undefined;
+    if (!key || !key.enabled) throw new RpcFailure(ErrorCode.API_KEY_DOES_NOT_EXIST);
+    return key;
+  }
+
+  private authCredentials(params: Record<string, unknown>) {
+    if (typeof params.apiKeyId !== 'string')
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
+    if (typeof params.apiKeySecret !== 'string') {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeySecret -> Expected string');
+    }
+    const key = this.lookupKey(params.apiKeyId);
+    if (key.secret !== params.apiKeySecret) throw new RpcFailure(ErrorCode.INVALID_CREDENTIALS);
+    return this.newSession(key, this.requestedScope(key, params.scope));
+  }
+
+  private authSignature(params: Record<string, unknown>) {
+    const { apiKeyId, signature, timestamp, nonce } = params;
+    if (typeof apiKeyId !== 'string')
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
+    if (typeof signature !== 'string')
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'signature -> Expected string');
+    if (typeof timestamp !== 'number')
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'timestamp -> Expected number');
+    if (typeof nonce !== 'string' || nonce.length < 32 || nonce.length > 64) {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'nonce -> Expected string with length 32-64');
+    }
+    this.lookupKey(apiKeyId);
+    // The real Bridge verifies an EdDSA/HMAC signature over the request; the fake cannot.
+    throw new RpcFailure(
+      ErrorCode.INVALID_SIGNATURE,
+      'api_key_signature is not supported by the fake Bridge',
+    );
+  }
+
+  private authRefresh(params: Record<string, unknown>) {
+    if (typeof params.refreshToken !== 'string') {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'refreshToken -> Expected string');
+    }
+    const now = Date.now();
+    const session = this.sessions.find((s) => s.refreshToken === params.refreshToken);
+    if (!session || session.refreshTokenExpiry < now) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    const key = this.apiKeys.get(session.apiKeyId);
+    if (!key || !key.enabled) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    // a refresh revokes the old pair at once
+    this.issue(session, now);
+    return this.result(session);
+  }
+
+  private newSession(key: FakeApiKey, scopes: string[]) {
+    const now = Date.now();
+    const mine = this.sessions.filter((s) => s.apiKeyId === key.id);
+    if (mine.length >= this.maxSessions) {
+      // the oldest session dies with its tokens
+      this.sessions.splice(this.sessions.indexOf(mine[0]), 1);
+    }
+    const session: TokenSession = {
+      id: this.nextSessionId++,
+      apiKeyId: key.id,
+      created: now,
+      scopes,
+      accessToken: '',
+      accessTokenExpiry: 0,
+      refreshToken: '',
+      refreshTokenExpiry: 0,
+    };
+    this.issue(session, now);
+    this.sessions.push(session);
+    return this.result(session);
+  }
+
+  private issue(session: TokenSession, now: number): void {
+    session.accessToken = 'at.' + crypto.randomBytes(24).toString('base64url');
+    session.refreshToken = 'rt.' + crypto.randomBytes(24).toString('base64url');
+    session.accessTokenExpiry = now + this.accessTokenLifetimeMs;
+    session.refreshTokenExpiry = now + this.refreshTokenLifetimeMs;
+  }
+
+  private result(session: TokenSession) {
+    return {
+      accessToken: session.accessToken,
+      accessTokenExpiry: session.accessTokenExpiry,
+      tokenType: 'Bearer',
+      refreshToken: session.refreshToken,
+      refreshTokenExpiry: session.refreshTokenExpiry,
+      scope: [...session.scopes],
+    };
+  }
+
+  /** the live session of an access token, if the token is current and unexpired */
+  private sessionOf(accessToken: string | undefined): TokenSession | undefined {
+    if (!accessToken) return undefined;
+    const s = this.sessions.find((x) => x.accessToken === accessToken);
+    return s && s.accessTokenExpiry > Date.now() ? s : undefined;
+  }
+
+  private bind(client: Client, params: Record<string, unknown>) {
+    this.stats.bindCalls++;
+    if (typeof params.accessToken !== 'string') {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'accessToken -> Expected string');
+    }
+    const session = this.sessionOf(params.accessToken);
+    if (!session) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    client.boundToken = params.accessToken;
+    client.solutions = session.scopes.filter((s) => s.startsWith('solution:'));
+    return 'OK';
+  }
+
+  private subscribe(client: Client, params: Record<string, unknown>, on: boolean) {
+    if (on) this.stats.subscribeCalls++;
+    else this.stats.unsubscribeCalls++;
+    const channels = params.channels;
+    if (!Array.isArray(channels))
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'channels -> Expected array');
+    if (channels.length > 16) {
+      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'channels -> Expected array with max 16 elements');
+    }
+    channels.forEach((c, i) => {
+      if (!(CHANNELS as readonly unknown[]).includes(c)) {
+        throw new RpcFailure(
+          ErrorCode.INVALID_PARAMS,
+          `channels -> ${i} -> Expected value to be one of enums`,
+        );
+      }
+    });
+    // requests on a socket whose bound token expired (or was revoked) fail; subscriptions keep working
+    const session = this.sessionOf(client.boundToken);
+    if (!session) throw new RpcFailure(ErrorCode.UNAUTHORIZED);
+    for (const c of channels as Channel[]) {
+      if (on && !session.scopes.includes(c)) throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, c);
+    }
+    for (const c of channels as Channel[]) {
+      if (on) client.channels.add(c);
+      else client.channels.delete(c);
+    }
+    if (on) client.solutions = session.scopes.filter((s) => s.startsWith('solution:'));
+    return 'OK';
+  }
+}
+
+/** Start a fake with one API key; the usual test setup. */
+export async function startFakeBridge(
+  opts: FakeBridgeOptions = {},
+): Promise<{ fake: FakePrivmxBridge; keyId: string; secret: string }> {
+  const keyId = 'node-red-test-key';
+  const secret = 'sEcReT-' + crypto.randomBytes(8).toString('hex');
+  const fake = await FakePrivmxBridge.start({
+    ...opts,
+    apiKeys: [{ id: keyId, secret }, ...(opts.apiKeys ?? [])],
+  });
+  return { fake, keyId, secret };
+}
