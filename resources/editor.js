@@ -41,8 +41,14 @@
           var ok = res && res.ok;
           result
             .addClass(ok ? 'sms-notify-ok' : 'sms-notify-fail')
-            .html(ok ? '<i class="fa fa-check" style="color:#3a3"></i> ' : '<i class="fa fa-times" style="color:#c33"></i> ')
-            .append(document.createTextNode(ok ? res.message : res.error + (res.code ? ' [' + res.code + ']' : '')));
+            .html(
+              ok
+                ? '<i class="fa fa-check" style="color:#3a3"></i> '
+                : '<i class="fa fa-times" style="color:#c33"></i> ',
+            )
+            .append(
+              document.createTextNode(ok ? res.message : res.error + (res.code ? ' [' + res.code + ']' : '')),
+            );
         })
         .fail(function (xhr) {
           result

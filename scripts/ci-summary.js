@@ -24,7 +24,8 @@ for (const file of process.argv.slice(2)) {
   passed += s.passes || 0;
   failed += s.failures || 0;
   pending += s.pending || 0;
-  for (const f of report.failures || []) console.log(`  FAIL ${f.fullTitle}: ${(f.err && f.err.message) || ''}`);
+  for (const f of report.failures || [])
+    console.log(`  FAIL ${f.fullTitle}: ${(f.err && f.err.message) || ''}`);
 }
 console.log(`tests: ${passed} passed, ${failed} failed${pending ? `, ${pending} skipped` : ''}`);
 process.exit(failed > 0 ? 1 : 0);

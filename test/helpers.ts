@@ -6,7 +6,11 @@ helper.init(require.resolve('node-red'));
 export { helper };
 
 /** Poll until `check` returns a truthy value (or throws no more); fails after `timeoutMs`. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 5000, what = 'condition'): Promise<T> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 5000,
+  what = 'condition',
+): Promise<T> {
   const start = Date.now();
   let lastError: unknown;
   for (;;) {

@@ -50,7 +50,10 @@ export class Backoff {
         this.opts.permanentDelayMs * 2 ** (this.permanentFailures - 1),
       );
     } else {
-      base = Math.min(this.opts.maxDelayMs, this.opts.initialDelayMs * this.opts.factor ** this.transientFailures);
+      base = Math.min(
+        this.opts.maxDelayMs,
+        this.opts.initialDelayMs * this.opts.factor ** this.transientFailures,
+      );
       this.transientFailures++;
     }
     const jitter = Math.min(1, Math.max(0, this.opts.jitter));

@@ -185,7 +185,8 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
       const armWatchdog = (ms: number) => {
         watchdog = clock.setTimeout(() => {
           const idle = clock.now() - lastSeen;
-          if (idle >= this.opts.deadAfterMs) controller.abort(new ConnectionError('no heartbeat', { code: 'DEAD_LINK' }));
+          if (idle >= this.opts.deadAfterMs)
+            controller.abort(new ConnectionError('no heartbeat', { code: 'DEAD_LINK' }));
           else armWatchdog(this.opts.deadAfterMs - idle);
         }, ms);
       };
@@ -240,7 +241,13 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
       const failures = failure.permanent ? this.backoff.permanentCount : undefined;
       const max = this.opts.maxPermanentFailures;
       if (failure.fatal || (failure.permanent && max > 0 && this.backoff.permanentCount >= max)) {
-        this.setState({ phase: 'error', reason: failure.message, code: failure.code, permanent: true, failures });
+        this.setState({
+          phase: 'error',
+          reason: failure.message,
+          code: failure.code,
+          permanent: true,
+          failures,
+        });
         // Stay red until redeploy: wait for stop, never retry.
         await new Promise<void>((resolve) => {
           if (stopSignal.aborted) return resolve();

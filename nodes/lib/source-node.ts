@@ -28,6 +28,10 @@ export function attachSource<U extends ConnectionUser>(
 }
 
 /** The status for a state; source users call this from onConnectionState. */
-export function showState(host: Pick<SourceHost, 'status'>, state: Parameters<ConnectionUser['onConnectionState']>[0], t: Translate): void {
+export function showState(
+  host: Pick<SourceHost, 'status'>,
+  state: Parameters<ConnectionUser['onConnectionState']>[0],
+  t: Translate,
+): void {
   host.status(connectionStatus(state, t));
 }

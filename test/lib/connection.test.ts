@@ -1,6 +1,11 @@
 import assert from 'assert';
 import { Backoff } from '../../nodes/lib/backoff';
-import { ConnectionError, ConnectionState, ManagedConnection, SessionContext } from '../../nodes/lib/connection';
+import {
+  ConnectionError,
+  ConnectionState,
+  ManagedConnection,
+  SessionContext,
+} from '../../nodes/lib/connection';
 import { waitFor } from '../helpers';
 
 type Script = (ctx: SessionContext) => Promise<void>;
@@ -12,7 +17,14 @@ class ScriptedConnection extends ManagedConnection {
     opts: ConstructorParameters<typeof ManagedConnection>[0] = {},
   ) {
     super({
-      backoff: { initialDelayMs: 5, maxDelayMs: 40, factor: 2, jitter: 0, permanentDelayMs: 200, maxPermanentDelayMs: 1000 },
+      backoff: {
+        initialDelayMs: 5,
+        maxDelayMs: 40,
+        factor: 2,
+        jitter: 0,
+        permanentDelayMs: 200,
+        maxPermanentDelayMs: 1000,
+      },
       deadAfterMs: 0,
       ...opts,
     });
@@ -35,7 +47,14 @@ function recorder() {
 describe('lib/backoff', () => {
   it('grows exponentially with jitter inside [base*(1-j), base] and resets', () => {
     const b = new Backoff(
-      { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5, permanentDelayMs: 60_000, maxPermanentDelayMs: 600_000 },
+      {
+        initialDelayMs: 100,
+        maxDelayMs: 1000,
+        factor: 2,
+        jitter: 0.5,
+        permanentDelayMs: 60_000,
+        maxPermanentDelayMs: 600_000,
+      },
       () => 0.999,
     );
     const delays = [1, 2, 3, 4, 5].map(() => b.next(false));
@@ -46,7 +65,14 @@ describe('lib/backoff', () => {
 
   it('permanent failures wait long, double, and only ever lengthen by jitter', () => {
     const b = new Backoff(
-      { initialDelayMs: 100, maxDelayMs: 1000, factor: 2, jitter: 0.5, permanentDelayMs: 60_000, maxPermanentDelayMs: 200_000 },
+      {
+        initialDelayMs: 100,
+        maxDelayMs: 1000,
+        factor: 2,
+        jitter: 0.5,
+        permanentDelayMs: 60_000,
+        maxPermanentDelayMs: 200_000,
+      },
       () => 0,
     );
     assert.deepStrictEqual([b.next(true), b.next(true), b.next(true)], [60_000, 120_000, 200_000]);
@@ -115,7 +141,14 @@ describe('lib/connection ManagedConnection', () => {
       },
       {
         maxPermanentFailures: 2,
-        backoff: { initialDelayMs: 1, maxDelayMs: 1, factor: 1, jitter: 0, permanentDelayMs: 5, maxPermanentDelayMs: 5 },
+        backoff: {
+          initialDelayMs: 1,
+          maxDelayMs: 1,
+          factor: 1,
+          jitter: 0,
+          permanentDelayMs: 5,
+          maxPermanentDelayMs: 5,
+        },
       },
     );
     conn.register(recorder());

@@ -1,5 +1,4 @@
 declare module 'node-red-node-test-helper' {
-  /* eslint-disable @typescript-eslint/no-explicit-any */
   interface TestNode {
     id: string;
     on(event: string, handler: (...args: any[]) => void): void;

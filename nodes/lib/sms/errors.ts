@@ -49,7 +49,10 @@ export class SmsError extends Error {
 }
 
 /** Parse an HTTP Retry-After header (seconds or an HTTP date) into ms. */
-export function parseRetryAfter(value: string | null | undefined, now: number = Date.now()): number | undefined {
+export function parseRetryAfter(
+  value: string | null | undefined,
+  now: number = Date.now(),
+): number | undefined {
   if (!value) return undefined;
   const seconds = Number(value);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -63,5 +66,7 @@ export function fromFetchFailure(err: unknown, provider: string): SmsError {
   if (name === 'TimeoutError' || name === 'AbortError')
     return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, { transient: true });
   const cause = (err as { cause?: { code?: string } })?.cause?.code;
-  return new SmsError('SMS_NETWORK', `${provider}: network error${cause ? ` (${cause})` : ''}`, { transient: true });
+  return new SmsError('SMS_NETWORK', `${provider}: network error${cause ? ` (${cause})` : ''}`, {
+    transient: true,
+  });
 }

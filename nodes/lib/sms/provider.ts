@@ -15,6 +15,8 @@ export interface SmsSendRequest {
   msg: Readonly<Record<string, unknown>>;
   /** 0 for the first try, 1.. for retries */
   attempt: number;
+  /** stable id of this one SMS, the same on every attempt (for provider-side deduplication) */
+  sendId?: string;
 }
 
 export interface SmsSendResult {
@@ -37,6 +39,11 @@ export interface SmsProvider {
   readonly recipientKind?: 'e164' | 'opaque';
   /** validate-only mode is on (shown in msg.sms.test and the status) */
   readonly testMode?: boolean;
+  /**
+   * Sending the same request again can never deliver it twice (e.g. SMSAPI idx + check_idx), so the
+   * pipeline may retry its own timeouts. Unset: a timeout is reported, never retried.
+   */
+  readonly idempotent?: boolean;
   /** Send one SMS. Throw SmsError (transient or not); honour the signal (timeout/close). */
   send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult>;
 }

@@ -1,5 +1,5 @@
 /**
- * CONTRACT (implemented by the SMS pipeline work): the glue every sink node file calls.
+ * The glue every sink node file calls:
  *
  *   attachSink(node, config, provider, RED._)
  *
@@ -7,8 +7,21 @@
  * pipeline (recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded
  * queue, retries) using `provider` to submit each SMS. A node file stays thin: it resolves its config
  * node, builds the provider, and calls this.
+ *
+ * Outcomes (one per recipient per input message):
+ * - sent: a shallow copy of msg with `msg.sms = {provider, to, ids, parts, encoding, status, test,
+ *   attempts, truncated?, details?}` is sent on the output (one copy per recipient).
+ * - failed: a Catch-able error whose `err.code` is an SmsErrorCode. With ONE recipient the node calls
+ *   `done(err)` (msg.sms carries `{to, status:'failed', code, …}`); with several, `node.error(err, copy)`
+ *   for each failed recipient (the copy carries that recipient's msg.sms) and `done()` at the end.
+ *   Message-level failures (no recipient, bad template, empty or too-long text) are one `done(err)`.
+ *   Rate-limited (SMS_RATE_LIMITED) and queue-overflow (SMS_QUEUE_FULL) SMS are failures too.
+ * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, a warning, counted.
+ * - cancelled by close/redeploy: `done()` silently; one warning with the count.
  */
-import type { NodeStatus, Translate } from '../status';
+import { COMMON, type NodeStatus, type Translate } from '../status';
+import { SmsError } from './errors';
+import { type Outcome, pipelineOptions, type PipelineStats, SmsPipeline } from './pipeline';
 import type { SmsProvider } from './provider';
 
 /** The sink node properties shared by every sink (DESIGN.md property table). Strings as the editor saves them. */
@@ -23,20 +36,22 @@ export interface SinkConfig {
   rateLimit?: number | string;
   /** seconds, 0 = off */
   dedupeWindow?: number | string;
-  /** max segments per SMS */
+  /** max segments per SMS (default 3) */
   maxParts?: number | string;
-  /** beyond maxParts: 'refuse' (error SMS_TOO_LONG) or 'truncate' */
+  /** beyond maxParts: 'refuse' (error SMS_TOO_LONG, default) or 'truncate' */
   tooLong?: 'refuse' | 'truncate';
   /** ISO country for national numbers, e.g. 'PL' */
   defaultCountry?: string;
-  /** bounded queue size */
+  /** bounded queue size (default 100) */
   queueSize?: number | string;
-  /** when the queue is full: 'drop-new' or 'drop-old' */
+  /** when the queue is full: 'drop-new' (default) or 'drop-old' */
   overflow?: 'drop-new' | 'drop-old';
-  /** max retries for transient failures */
+  /** max retries for transient failures (default 3) */
   retries?: number | string;
-  /** per-request timeout in seconds */
+  /** per-request timeout in seconds (default 15) */
   timeout?: number | string;
+  /** SMS sent at the same time (default 1: in order) */
+  concurrency?: number | string;
 }
 
 export type InputHandler = (
@@ -55,9 +70,124 @@ export interface SinkHost {
   on(event: 'close', handler: (removed: boolean, done: () => void) => void): void;
 }
 
-export declare function attachSink(
+/** What attachSink gives back (for tests and the node file; nodes need not keep it). */
+export interface SinkHandle {
+  readonly pipeline?: SmsPipeline;
+}
+
+const SINK = COMMON + 'sink.';
+
+/** The status text: "sent 10 · limited 190 · test mode"; colour by the worst recent thing. */
+export function sinkStatus(
+  stats: PipelineStats,
+  testMode: boolean,
+  t: Translate,
+): NodeStatus | Record<string, never> {
+  const parts: string[] = [];
+  if (stats.pending > 0) parts.push(t(SINK + 'pending', { count: stats.pending }));
+  if (stats.sent > 0) parts.push(t(COMMON + 'status.sent', { count: stats.sent }));
+  const failing =
+    !!stats.lastError && stats.lastError !== 'SMS_RATE_LIMITED' && stats.lastError !== 'SMS_QUEUE_FULL';
+  if (stats.failed > 0)
+    parts.push(
+      failing
+        ? t(SINK + 'failedCode', { count: stats.failed, code: stats.lastError })
+        : t(SINK + 'failed', { count: stats.failed }),
+    );
+  if (stats.limited > 0) parts.push(t(SINK + 'limited', { count: stats.limited }));
+  if (stats.duplicate > 0) parts.push(t(SINK + 'duplicate', { count: stats.duplicate }));
+  if (stats.dropped > 0) parts.push(t(SINK + 'dropped', { count: stats.dropped }));
+  if (testMode) parts.push(t(COMMON + 'status.test'));
+  if (parts.length === 0) return {};
+  const text = parts.join(' · ');
+  if (stats.pending > 0) return { fill: 'blue', shape: 'dot', text };
+  if (failing) return { fill: 'red', shape: 'ring', text };
+  if (stats.limited > 0 || stats.dropped > 0 || stats.duplicate > 0 || testMode)
+    return { fill: 'yellow', shape: 'dot', text };
+  return { fill: 'green', shape: 'dot', text };
+}
+
+export function attachSink(
   host: SinkHost,
   config: SinkConfig,
   provider: SmsProvider | undefined,
   t: Translate,
-): void;
+): SinkHandle {
+  if (!provider) {
+    host.status({ fill: 'red', shape: 'ring', text: t(COMMON + 'status.noConfig') });
+    host.on('input', (_msg, _send, done) => {
+      done(new SmsError('SMS_CONFIG', t(SINK + 'noAccount')));
+    });
+    return {};
+  }
+  const testMode = !!provider.testMode;
+  // every change of the counters shows at once (the pipeline never calls this while constructing)
+  const p: SmsPipeline = new SmsPipeline(pipelineOptions(config), provider, () => {
+    if (!p.isClosed) host.status(sinkStatus(p.stats, testMode, t));
+  });
+  if (p.templateError) {
+    host.error(p.templateError);
+    host.status({ fill: 'red', shape: 'ring', text: p.templateError.code });
+  } else if (p.invalidConfigured.length > 0) {
+    const numbers = p.invalidConfigured.join(', ');
+    host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
+    host.status({ fill: 'red', shape: 'ring', text: 'SMS_INVALID_NUMBER' });
+  } else {
+    host.status(testMode ? { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.test') } : {});
+  }
+
+  let conflictWarned = false;
+  const windowSeconds = p.opts.dedupeWindowMs / 1000;
+
+  host.on('input', (msg, send, done) => {
+    let many = false;
+    const onOutcome = (o: Outcome, recipients: number) => {
+      many = recipients > 1;
+      switch (o.kind) {
+        case 'sent':
+          send({ ...msg, sms: o.sms });
+          break;
+        case 'duplicate':
+          host.warn(
+            t(SINK + 'duplicateWarn', { to: o.to, seconds: windowSeconds, msgid: String(msg._msgid ?? '') }),
+          );
+          break;
+        case 'failed':
+          if (many) host.error(o.error, { ...msg, sms: o.sms });
+          break;
+        case 'cancelled':
+          break;
+      }
+    };
+    p.submit(msg, onOutcome).then(
+      (sub) => {
+        if (sub.conflict && !conflictWarned) {
+          conflictWarned = true;
+          host.warn(t(SINK + 'toConflict'));
+        }
+        if (sub.error) return done(sub.error);
+        many = sub.recipients > 1;
+        if (!many) {
+          const only = sub.outcomes[0];
+          if (only && only.kind === 'failed') {
+            msg.sms = only.sms;
+            return done(only.error);
+          }
+        }
+        done();
+      },
+      (err: unknown) => done(err instanceof Error ? err : new Error(String(err))),
+    );
+  });
+
+  host.on('close', (_removed, done) => {
+    p.close().then(
+      (cancelled) => {
+        if (cancelled > 0) host.warn(t(SINK + 'cancelled', { count: cancelled }));
+        done();
+      },
+      () => done(),
+    );
+  });
+  return { pipeline: p };
+}

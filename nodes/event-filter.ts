@@ -1,0 +1,43 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { compileFilter, type FilterRule, type Predicate } from './lib/filter';
+
+interface EventFilterDef extends NodeDef {
+  rules?: FilterRule[];
+  combine?: string;
+  outputs?: number | string;
+}
+
+export = function (RED: NodeAPI) {
+  /** event filter: pass (or route to a second output) events whose envelope matches the rules. */
+  function EventFilter(this: Node, config: EventFilterDef) {
+    RED.nodes.createNode(this, config);
+    const two = Number(config.outputs) === 2;
+    let test: Predicate | undefined;
+    try {
+      test = compileFilter(config.rules, config.combine === 'any' ? 'any' : 'all');
+    } catch (err) {
+      const message = RED._('event-filter.errors.badRule', { error: (err as Error).message });
+      this.error(message);
+      this.status({ fill: 'red', shape: 'ring', text: RED._('event-filter.status.badRule') });
+    }
+    if (!test) {
+      // fail closed: a broken filter passes nothing (reported once at deploy, above)
+      this.on('input', (_msg, _send, done) => done());
+      return;
+    }
+    const pass = test;
+    if (two) {
+      this.on('input', (msg, send, done) => {
+        if (pass(msg)) send([msg, null]);
+        else send([null, msg]);
+        done();
+      });
+    } else {
+      this.on('input', (msg, send, done) => {
+        if (pass(msg)) send(msg);
+        done();
+      });
+    }
+  }
+  RED.nodes.registerType('event filter', EventFilter);
+};

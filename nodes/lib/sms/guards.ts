@@ -1,0 +1,157 @@
+import type { Clock } from '../clock';
+
+/**
+ * Storm guards, all O(1) per SMS and timer-free (nothing to leak): a token bucket for SMS per
+ * minute, a duplicate window keyed by recipient + text, and a bounded FIFO with an overflow policy.
+ */
+
+/** `perMinute` tokens, refilled continuously; a burst may use the whole bucket at once. 0 = off. */
+export class RateLimiter {
+  private tokens: number;
+  private last: number;
+
+  constructor(
+    readonly perMinute: number,
+    private readonly clock: Pick<Clock, 'now'>,
+  ) {
+    this.tokens = perMinute;
+    this.last = clock.now();
+  }
+
+  get enabled(): boolean {
+    return this.perMinute > 0;
+  }
+
+  private refill(): void {
+    const now = this.clock.now();
+    const elapsed = now - this.last;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.perMinute, this.tokens + (elapsed * this.perMinute) / 60_000);
+      this.last = now;
+    }
+  }
+
+  /** take one token; false = over the limit */
+  tryTake(): boolean {
+    if (!this.enabled) return true;
+    this.refill();
+    if (this.tokens >= 1) {
+      this.tokens -= 1;
+      return true;
+    }
+    return false;
+  }
+
+  /** give a token back (the SMS it paid for was dropped before sending) */
+  refund(): void {
+    if (this.enabled) this.tokens = Math.min(this.perMinute, this.tokens + 1);
+  }
+}
+
+/** Same recipient + same text within `windowMs` = duplicate. 0 = off. Bounded in size. */
+export class DedupeWindow {
+  /** key → expiry; insertion order = expiry order (the window is constant) */
+  private readonly seen = new Map<string, number>();
+
+  constructor(
+    readonly windowMs: number,
+    private readonly clock: Pick<Clock, 'now'>,
+    private readonly maxEntries = 10_000,
+  ) {}
+
+  get enabled(): boolean {
+    return this.windowMs > 0;
+  }
+
+  static key(to: string, text: string): string {
+    return `${to}\u0000${text}`;
+  }
+
+  private prune(now: number): void {
+    for (const [key, expires] of this.seen) {
+      if (expires > now) break;
+      this.seen.delete(key);
+    }
+  }
+
+  /** true when this key was seen inside the window (and does not extend the window) */
+  isDuplicate(key: string): boolean {
+    if (!this.enabled) return false;
+    const now = this.clock.now();
+    this.prune(now);
+    const expires = this.seen.get(key);
+    return expires !== undefined && expires > now;
+  }
+
+  remember(key: string): void {
+    if (!this.enabled) return;
+    this.seen.delete(key);
+    this.seen.set(key, this.clock.now() + this.windowMs);
+    if (this.seen.size > this.maxEntries) {
+      const oldest = this.seen.keys().next().value;
+      if (oldest !== undefined) this.seen.delete(oldest);
+    }
+  }
+
+  /** the SMS was not sent after all: a new attempt must not count as a duplicate */
+  forget(key: string): void {
+    this.seen.delete(key);
+  }
+
+  get size(): number {
+    return this.seen.size;
+  }
+
+  clear(): void {
+    this.seen.clear();
+  }
+}
+
+export type OverflowPolicy = 'drop-new' | 'drop-old';
+
+/** A bounded FIFO. push() returns what was dropped: the new item (drop-new) or the oldest (drop-old). */
+export class BoundedQueue<T> {
+  private items: T[] = [];
+  private head = 0;
+
+  constructor(
+    readonly capacity: number,
+    readonly policy: OverflowPolicy = 'drop-new',
+  ) {}
+
+  get length(): number {
+    return this.items.length - this.head;
+  }
+
+  /** enqueue; returns the dropped item, if any */
+  push(item: T): T | undefined {
+    if (this.length < this.capacity) {
+      this.items.push(item);
+      return undefined;
+    }
+    if (this.policy === 'drop-new' || this.capacity <= 0) return item;
+    const dropped = this.shift();
+    this.items.push(item);
+    return dropped;
+  }
+
+  shift(): T | undefined {
+    if (this.head >= this.items.length) return undefined;
+    const item = this.items[this.head];
+    this.items[this.head] = undefined as T;
+    this.head++;
+    if (this.head > 64 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return item;
+  }
+
+  /** remove and return everything */
+  drain(): T[] {
+    const out = this.items.slice(this.head);
+    this.items = [];
+    this.head = 0;
+    return out;
+  }
+}

@@ -1,0 +1,440 @@
+import { randomBytes } from 'node:crypto';
+import type { BackoffOptions } from '../backoff';
+import { type Clock, realClock } from '../clock';
+import { tuned } from '../tuning';
+import { SmsError } from './errors';
+import { BoundedQueue, DedupeWindow, type OverflowPolicy, RateLimiter } from './guards';
+import type { SmsProvider, SmsSendResult } from './provider';
+import { type Recipients, resolveRecipients, splitRecipients } from './recipients';
+import { withRetry } from './retry';
+import type { SinkConfig } from './sink-node';
+import { compileTemplate, type Template } from './template';
+import { countSegments, type Encoding, truncateToParts } from './text';
+
+/**
+ * The SMS pipeline shared by every sink, without Node-RED:
+ *   recipients → E.164 → text (template) → segments / max parts → per recipient: dedupe → rate
+ *   limit → bounded queue → send with timeout + retries → one outcome per recipient.
+ */
+
+/** What msg.sms holds after a send (and, with `error`, on the msg a Catch node sees). */
+export interface SmsInfo {
+  provider: string;
+  to: string;
+  from?: string;
+  ids: string[];
+  parts: number;
+  encoding: Encoding;
+  /** provider status ('QUEUE', 'queued', …), or 'duplicate' / 'failed' */
+  status: string;
+  test: boolean;
+  attempts: number;
+  /** the text was cut to fit maxParts */
+  truncated?: boolean;
+  /** provider extras (points, cost, …) */
+  details?: Record<string, unknown>;
+  /** the error code when the SMS was not sent */
+  code?: string;
+}
+
+export type Outcome =
+  | { kind: 'sent'; to: string; sms: SmsInfo }
+  /** suppressed by the dedupe window: nothing sent, not an error */
+  | { kind: 'duplicate'; to: string; sms: SmsInfo }
+  | { kind: 'failed'; to: string; error: SmsError; sms: SmsInfo }
+  /** the node closed before the outcome was known */
+  | { kind: 'cancelled'; to: string };
+
+export interface Submission {
+  /** a message-level failure (no recipient, template, empty, too long): no recipient was tried */
+  error?: SmsError;
+  /** how many recipients the message had (valid + invalid) */
+  recipients: number;
+  outcomes: Outcome[];
+  /** both the node's `to` and msg.to were set (the node's won) */
+  conflict: boolean;
+  text?: string;
+}
+
+export interface PipelineStats {
+  sent: number;
+  failed: number;
+  limited: number;
+  duplicate: number;
+  dropped: number;
+  /** waiting in the queue + being sent now */
+  pending: number;
+  /** code of the most recent failure, cleared by the next success */
+  lastError?: string;
+}
+
+export interface PipelineOptions {
+  to: string;
+  template: string;
+  from?: string;
+  rateLimit: number;
+  dedupeWindowMs: number;
+  maxParts: number;
+  tooLong: 'refuse' | 'truncate';
+  defaultCountry?: string;
+  queueSize: number;
+  overflow: OverflowPolicy;
+  retries: number;
+  timeoutMs: number;
+  concurrency: number;
+  backoff: Pick<BackoffOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor' | 'jitter'>;
+  maxRetryAfterMs: number;
+  clock: Clock;
+  random?: () => number;
+}
+
+/** Timings tests may shorten with `tuning.sink = {...}`. */
+export const sinkDefaults = {
+  retryBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: 0.5 },
+  maxRetryAfterMs: 120_000,
+  concurrency: 1,
+  clock: realClock as Clock,
+};
+
+function num(value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, n));
+}
+
+/** Node properties (strings as the editor saves them) → options, with defaults and bounds. */
+export function pipelineOptions(config: SinkConfig & { concurrency?: number | string }): PipelineOptions {
+  const t = tuned('sink', sinkDefaults);
+  return {
+    to: String(config.to ?? '').trim(),
+    template: String(config.message ?? ''),
+    from: config.from ? String(config.from).trim() || undefined : undefined,
+    rateLimit: Math.floor(num(config.rateLimit, 0, 0, 1e6)),
+    dedupeWindowMs: num(config.dedupeWindow, 0, 0, 7 * 86_400) * 1000,
+    maxParts: Math.floor(num(config.maxParts, 3, 1, 255)),
+    tooLong: config.tooLong === 'truncate' ? 'truncate' : 'refuse',
+    defaultCountry: config.defaultCountry ? String(config.defaultCountry).trim().toUpperCase() : undefined,
+    queueSize: Math.floor(num(config.queueSize, 100, 1, 100_000)),
+    overflow: config.overflow === 'drop-old' ? 'drop-old' : 'drop-new',
+    retries: Math.floor(num(config.retries, 3, 0, 10)),
+    timeoutMs: num(config.timeout, 15, 0.01, 600) * 1000,
+    concurrency: Math.floor(num(config.concurrency, t.concurrency, 1, 16)),
+    backoff: t.retryBackoff,
+    maxRetryAfterMs: t.maxRetryAfterMs,
+    clock: t.clock,
+  };
+}
+
+interface Job {
+  /** stable id of this logical SMS, the same for every attempt (an idempotency key for adapters) */
+  sendId: string;
+  to: string;
+  key: string;
+  text: string;
+  encoding: Encoding;
+  parts: number;
+  truncated: boolean;
+  msg: Readonly<Record<string, unknown>>;
+  finish(outcome: Outcome): void;
+}
+
+export class SmsPipeline {
+  readonly stats: PipelineStats = { sent: 0, failed: 0, limited: 0, duplicate: 0, dropped: 0, pending: 0 };
+  /** set when the template does not compile: every message fails with it */
+  readonly templateError?: SmsError;
+  /** the node's own recipients, normalised once at deploy (undefined = use msg.to) */
+  private readonly configured?: Recipients;
+  private readonly template?: Template;
+  private readonly limiter: RateLimiter;
+  private readonly dedupe: DedupeWindow;
+  private readonly queue: BoundedQueue<Job>;
+  private readonly closer = new AbortController();
+  private readonly running = new Set<Promise<void>>();
+  private readonly idempotent: boolean;
+  private closed = false;
+
+  constructor(
+    readonly opts: PipelineOptions,
+    readonly provider: SmsProvider,
+    /** called after every change of the stats (accepted, started, finished) */
+    private readonly onChange: () => void = () => {},
+  ) {
+    try {
+      this.template = compileTemplate(opts.template);
+    } catch (err) {
+      this.templateError = err as SmsError;
+    }
+    if (opts.to)
+      this.configured = resolveRecipients(opts.to, undefined, {
+        defaultCountry: opts.defaultCountry,
+        kind: provider.recipientKind,
+      });
+    this.limiter = new RateLimiter(opts.rateLimit, opts.clock);
+    this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.clock);
+    this.queue = new BoundedQueue<Job>(opts.queueSize, opts.overflow);
+    this.idempotent = !!provider.idempotent;
+  }
+
+  /** numbers in the node's own list that are not valid (reported at deploy) */
+  get invalidConfigured(): string[] {
+    return this.configured ? this.configured.invalid.map((i) => i.raw) : [];
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Take one input message; resolves when every recipient has its outcome (never rejects). */
+  submit(
+    msg: Readonly<Record<string, unknown>>,
+    /** each recipient's outcome as it happens; `recipients` = how many the message has */
+    onOutcome: (o: Outcome, recipients: number) => void = () => {},
+  ): Promise<Submission> {
+    const opts = this.opts;
+    const recipients = this.configured
+      ? { ...this.configured, conflict: splitRecipients(msg.to).length > 0 }
+      : resolveRecipients(undefined, msg.to, {
+          defaultCountry: opts.defaultCountry,
+          kind: this.provider.recipientKind,
+        });
+    const total = recipients.valid.length + recipients.invalid.length;
+    const base = { recipients: total, outcomes: [] as Outcome[], conflict: recipients.conflict };
+    const fail = (error: SmsError): Promise<Submission> => {
+      this.stats.failed++;
+      this.stats.lastError = error.code;
+      this.onChange();
+      return Promise.resolve({ ...base, error });
+    };
+    if (this.closed)
+      return Promise.resolve({ ...base, error: new SmsError('SMS_CONFIG', 'node is closing') });
+    if (total === 0)
+      return fail(new SmsError('SMS_NO_RECIPIENT', 'no recipient: set "To" on the node or msg.to'));
+    if (this.templateError) return fail(this.templateError);
+
+    let text: string;
+    try {
+      text = this.template!.render(msg);
+    } catch (err) {
+      return fail(err as SmsError);
+    }
+    if (text.trim() === '') return fail(new SmsError('SMS_EMPTY', 'the SMS text is empty'));
+    let seg = countSegments(text);
+    let truncated = false;
+    if (seg.parts > opts.maxParts) {
+      if (opts.tooLong === 'refuse')
+        return fail(
+          new SmsError(
+            'SMS_TOO_LONG',
+            `the text needs ${seg.parts} SMS parts (${seg.units} ${seg.encoding === 'GSM-7' ? 'GSM-7 characters' : 'UCS-2 characters'}); the limit is ${opts.maxParts}`,
+          ),
+        );
+      text = truncateToParts(text, opts.maxParts).text;
+      truncated = true;
+      seg = countSegments(text);
+    }
+
+    const outcomes: Outcome[] = [];
+    const waits: Promise<void>[] = [];
+    const deliver = (o: Outcome) => {
+      outcomes.push(o);
+      try {
+        onOutcome(o, total);
+      } finally {
+        this.onChange();
+      }
+    };
+    const info = (to: string, status: string, extra: Partial<SmsInfo> = {}): SmsInfo => ({
+      provider: this.provider.name,
+      to,
+      ...(opts.from ? { from: opts.from } : {}),
+      ids: [],
+      parts: seg.parts,
+      encoding: seg.encoding,
+      status,
+      test: !!this.provider.testMode,
+      attempts: 0,
+      ...(truncated ? { truncated: true } : {}),
+      ...extra,
+    });
+    const failed = (to: string, error: SmsError, attempts = 0): Outcome => ({
+      kind: 'failed',
+      to,
+      error,
+      sms: info(to, 'failed', { attempts, code: error.code }),
+    });
+
+    for (const bad of recipients.invalid) {
+      this.stats.failed++;
+      this.stats.lastError = bad.error.code;
+      deliver(failed(bad.raw, bad.error));
+    }
+    for (const to of recipients.valid) {
+      const key = DedupeWindow.key(to, text);
+      if (this.dedupe.isDuplicate(key)) {
+        this.stats.duplicate++;
+        deliver({ kind: 'duplicate', to, sms: info(to, 'duplicate') });
+        continue;
+      }
+      if (!this.limiter.tryTake()) {
+        this.stats.limited++;
+        deliver(
+          failed(
+            to,
+            new SmsError(
+              'SMS_RATE_LIMITED',
+              `rate limit of ${opts.rateLimit} SMS per minute reached: SMS to ${to} not sent`,
+            ),
+          ),
+        );
+        continue;
+      }
+      this.dedupe.remember(key);
+      waits.push(
+        new Promise<void>((resolve) => {
+          const job: Job = {
+            sendId: `nr${randomBytes(12).toString('hex')}`,
+            to,
+            key,
+            text,
+            encoding: seg.encoding,
+            parts: seg.parts,
+            truncated,
+            msg,
+            finish: (o) => {
+              deliver(o);
+              resolve();
+            },
+          };
+          this.stats.pending++;
+          const dropped = this.queue.push(job);
+          if (dropped) {
+            this.stats.pending--;
+            this.stats.dropped++;
+            this.limiter.refund();
+            this.dedupe.forget(dropped.key);
+            dropped.finish(
+              failed(
+                dropped.to,
+                new SmsError(
+                  'SMS_QUEUE_FULL',
+                  `queue full (${opts.queueSize} pending, policy ${opts.overflow}): SMS to ${dropped.to} dropped`,
+                ),
+              ),
+            );
+          }
+        }),
+      );
+    }
+    this.onChange();
+    this.pump();
+    return Promise.all(waits).then(() => ({ ...base, outcomes, text }));
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running.size < this.opts.concurrency && this.queue.length > 0) {
+      const job = this.queue.shift()!;
+      const run = this.run(job).finally(() => {
+        this.running.delete(run);
+        this.pump();
+      });
+      this.running.add(run);
+    }
+  }
+
+  private async run(job: Job): Promise<void> {
+    const opts = this.opts;
+    const result = await withRetry<SmsSendResult>(
+      (attempt, signal) =>
+        this.provider.send(
+          {
+            sendId: job.sendId,
+            to: job.to,
+            text: job.text,
+            from: opts.from,
+            encoding: job.encoding,
+            parts: job.parts,
+            msg: job.msg,
+            attempt,
+          },
+          signal,
+        ),
+      {
+        retries: opts.retries,
+        timeoutMs: opts.timeoutMs,
+        backoff: opts.backoff,
+        maxRetryAfterMs: opts.maxRetryAfterMs,
+        retryTimeouts: this.idempotent,
+        provider: this.provider.name,
+        clock: opts.clock,
+        random: opts.random,
+        signal: this.closer.signal,
+      },
+    );
+    this.stats.pending--;
+    const base = {
+      provider: this.provider.name,
+      to: job.to,
+      ...(opts.from ? { from: opts.from } : {}),
+      encoding: job.encoding,
+      attempts: result.attempts,
+      ...(job.truncated ? { truncated: true } : {}),
+    };
+    if (result.ok) {
+      const r = result.value;
+      this.stats.sent++;
+      this.stats.lastError = undefined;
+      job.finish({
+        kind: 'sent',
+        to: job.to,
+        sms: {
+          ...base,
+          ids: Array.isArray(r.ids) ? r.ids.map(String) : [],
+          parts: typeof r.parts === 'number' && r.parts > 0 ? r.parts : job.parts,
+          status: String(r.status ?? ''),
+          test: !!(r.test ?? this.provider.testMode),
+          ...(r.details ? { details: r.details } : {}),
+        },
+      });
+      return;
+    }
+    this.dedupe.forget(job.key);
+    if (result.cancelled) {
+      job.finish({ kind: 'cancelled', to: job.to });
+      return;
+    }
+    this.stats.failed++;
+    this.stats.lastError = result.error.code;
+    job.finish({
+      kind: 'failed',
+      to: job.to,
+      error: result.error,
+      sms: {
+        ...base,
+        ids: [],
+        parts: job.parts,
+        status: 'failed',
+        test: !!this.provider.testMode,
+        code: result.error.code,
+      },
+    });
+  }
+
+  /** Stop accepting, cancel queued sends, abort the ones in flight and every backoff wait. */
+  async close(): Promise<number> {
+    if (this.closed) return 0;
+    this.closed = true;
+    const queued = this.queue.drain();
+    let cancelled = queued.length + this.running.size;
+    for (const job of queued) {
+      this.stats.pending--;
+      this.dedupe.forget(job.key);
+      job.finish({ kind: 'cancelled', to: job.to });
+    }
+    this.closer.abort();
+    await Promise.allSettled([...this.running]);
+    this.dedupe.clear();
+    if (cancelled < 0) cancelled = 0;
+    return cancelled;
+  }
+}

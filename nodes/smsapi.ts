@@ -1,0 +1,99 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { SmsError } from './lib/sms/errors';
+import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
+import type { Translate } from './lib/status';
+
+interface SmsapiCredentials {
+  token?: string;
+}
+
+interface SmsapiAccountDef extends NodeDef {
+  url?: string;
+  from?: string;
+  test?: boolean | string;
+}
+
+interface SmsapiAccountNode extends Node<SmsapiCredentials> {
+  account: Omit<SmsapiAccount, 'token'>;
+}
+
+interface SmsapiOutDef extends NodeDef, SinkConfig {
+  account?: string;
+  normalize?: boolean | string;
+}
+
+const truthy = (v: unknown) => v === true || v === 'true';
+
+export = function (RED: NodeAPI) {
+  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+
+  /** smsapi-account: service URL, default sender name, test mode; the OAuth token is a credential. */
+  function SmsapiAccountConfig(this: SmsapiAccountNode, config: SmsapiAccountDef) {
+    RED.nodes.createNode(this, config);
+    this.account = {
+      url: (config.url || '').trim(),
+      from: (config.from || '').trim(),
+      test: truthy(config.test),
+    };
+  }
+  RED.nodes.registerType<SmsapiAccountNode, SmsapiAccountDef, unknown, SmsapiCredentials>(
+    'smsapi-account',
+    SmsapiAccountConfig,
+    { credentials: { token: { type: 'password' } } },
+  );
+  // Harmless check: GET /profile with the token (sends nothing, costs nothing).
+  registerTestEndpoint(
+    RED as unknown as AdminRED,
+    'smsapi-account',
+    ['token'],
+    (config, credentials, signal) =>
+      testSmsapiAccount(
+        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
+        signal,
+      ),
+  );
+
+  /** smsapi out: each input msg → SMS through SMSAPI, via the shared pipeline. */
+  function SmsapiOut(this: Node, config: SmsapiOutDef) {
+    RED.nodes.createNode(this, config);
+    const host = this as unknown as SinkHost;
+    const account = config.account ? (RED.nodes.getNode(config.account) as SmsapiAccountNode | null) : null;
+    let provider: SmsapiProvider | undefined;
+    if (account) {
+      try {
+        provider = new SmsapiProvider(
+          { ...account.account, token: account.credentials?.token },
+          { maxParts: Number(config.maxParts) || 3, normalize: truthy(config.normalize) },
+        );
+      } catch (err) {
+        const e = err as SmsError;
+        this.error(e.message);
+        this.status({ fill: 'red', shape: 'ring', text: e.code ?? 'SMS_CONFIG' });
+        this.on('input', (_msg, _send, done) => done(e));
+        return;
+      }
+    }
+    attachSink(
+      host,
+      {
+        to: config.to,
+        message: config.message,
+        from: config.from,
+        rateLimit: config.rateLimit,
+        dedupeWindow: config.dedupeWindow,
+        maxParts: config.maxParts,
+        tooLong: config.tooLong,
+        defaultCountry: config.defaultCountry,
+        queueSize: config.queueSize,
+        overflow: config.overflow,
+        retries: config.retries,
+        timeout: config.timeout,
+      },
+      provider,
+      t,
+    );
+  }
+  RED.nodes.registerType('smsapi out', SmsapiOut);
+};

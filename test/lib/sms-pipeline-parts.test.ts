@@ -1,0 +1,352 @@
+import assert from 'node:assert/strict';
+import type { Clock } from '../../nodes/lib/clock';
+import { SmsError } from '../../nodes/lib/sms/errors';
+import { BoundedQueue, DedupeWindow, RateLimiter } from '../../nodes/lib/sms/guards';
+import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
+import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
+import { compileTemplate } from '../../nodes/lib/sms/template';
+import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
+
+/** A clock whose time only moves when told to. */
+function manualClock(start = 1_000_000) {
+  let now = start;
+  return {
+    now: () => now,
+    advance: (ms: number) => (now += ms),
+  };
+}
+
+/** Real timers, scaled down, with every requested delay recorded. */
+function scaledClock(scale = 0.01): Clock & { delays: number[] } {
+  const delays: number[] = [];
+  return {
+    delays,
+    now: () => Date.now(),
+    setTimeout: (fn, ms) => {
+      delays.push(ms);
+      return setTimeout(fn, ms * scale);
+    },
+    clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
+  };
+}
+
+describe('lib/sms recipients', function () {
+  it('splits comma / semicolon / newline lists and arrays, numbers included', () => {
+    assert.deepEqual(splitRecipients(' +48500000000, 500000001 ;\n+48 500 000 002,'), [
+      '+48500000000',
+      '500000001',
+      '+48 500 000 002',
+    ]);
+    assert.deepEqual(splitRecipients(['+48500000000', 48500000001, ['a, b']]), [
+      '+48500000000',
+      '48500000001',
+      'a',
+      'b',
+    ]);
+    assert.deepEqual(splitRecipients(undefined), []);
+    assert.deepEqual(splitRecipients({ to: 'x' }), []);
+  });
+
+  it('normalises to E.164 with the default country; invalid numbers are errors naming them', () => {
+    assert.equal(toE164('500 000 000', 'PL'), '+48500000000');
+    assert.equal(toE164('0048 500-000-000', 'pl'), '+48500000000');
+    assert.equal(toE164('+44 20 7183 8750'), '+442071838750');
+    assert.equal(toE164('(416) 555-1234', 'CA'), '+14165551234');
+    for (const bad of ['12345', 'abc', '+4412', '+48 500 000 000 000 000']) {
+      assert.throws(
+        () => toE164(bad, 'PL'),
+        (err: SmsError) => err.code === 'SMS_INVALID_NUMBER' && err.message.includes(bad),
+      );
+    }
+    assert.throws(() => toE164('500000000'), /no default country/);
+  });
+
+  it('the node list wins over msg.to (conflict flagged); duplicates removed after normalising', () => {
+    const r = resolveRecipients('+48500000000, 500000000', '+48500000009', { defaultCountry: 'PL' });
+    assert.deepEqual(r.valid, ['+48500000000']);
+    assert.equal(r.conflict, true);
+    const m = resolveRecipients('', ['+48500000001', 'bad'], {});
+    assert.deepEqual(m.valid, ['+48500000001']);
+    assert.equal(m.invalid[0].raw, 'bad');
+    assert.equal(m.conflict, false);
+  });
+
+  it('opaque providers (extensions) get recipients as typed', () => {
+    const r = resolveRecipients('1001, 1002, 1001', undefined, { kind: 'opaque' });
+    assert.deepEqual(r.valid, ['1001', '1002']);
+    assert.equal(r.invalid.length, 0);
+  });
+});
+
+describe('lib/sms segments', function () {
+  it('GSM-7: 160 in one part, then 153 per part', () => {
+    assert.deepEqual(countSegments('a'.repeat(160)), {
+      encoding: 'GSM-7',
+      units: 160,
+      parts: 1,
+      perPart: 160,
+    });
+    assert.equal(countSegments('a'.repeat(161)).parts, 2);
+    assert.equal(countSegments('a'.repeat(306)).parts, 2);
+    assert.equal(countSegments('a'.repeat(307)).parts, 3);
+    assert.equal(countSegments('').parts, 0);
+    assert.equal(countSegments('Zażółć').encoding, 'UCS-2');
+    assert.equal(countSegments('@£$¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉÄÖÑÜ§¿äöñüà').encoding, 'GSM-7');
+  });
+
+  it('GSM-7 extension characters count two septets and are never split across parts', () => {
+    for (const ch of '^{}\\[~]|€\f') assert.equal(gsmSeptets(ch), 2, JSON.stringify(ch));
+    assert.equal(countSegments('€'.repeat(80)).units, 160);
+    assert.equal(countSegments('€'.repeat(80)).parts, 1);
+    assert.equal(countSegments('€'.repeat(81)).parts, 2);
+    // 152 plain + one escape pair: 154 septets would straddle the 153 boundary → the pair moves on
+    assert.equal(countSegments('a'.repeat(152) + '€' + 'a'.repeat(8)).parts, 2);
+    assert.equal(countSegments('a'.repeat(152) + '€' + 'a'.repeat(152)).parts, 3);
+    assert.ok(isGsm7('{json}'));
+  });
+
+  it('UCS-2: 70 in one part, then 67; an emoji is two units and never split', () => {
+    assert.equal(countSegments('ą'.repeat(70)).parts, 1);
+    assert.equal(countSegments('ą'.repeat(71)).parts, 2);
+    assert.equal(countSegments('😀'.repeat(35)).units, 70);
+    assert.equal(countSegments('😀'.repeat(35)).parts, 1);
+    assert.equal(countSegments('😀'.repeat(36)).parts, 2);
+    // 66 units + a surrogate pair: the pair goes to the next part
+    assert.equal(countSegments('ą'.repeat(66) + '😀' + 'ą'.repeat(66)).parts, 3);
+    assert.equal(countSegments('hello 😀').encoding, 'UCS-2');
+  });
+
+  it('truncates to fit: "..." keeps GSM-7, "…" for UCS-2, emoji kept whole', () => {
+    const g = truncateToParts('a'.repeat(500), 2);
+    assert.equal(g.truncated, true);
+    assert.ok(g.text.endsWith('...'));
+    assert.equal(countSegments(g.text).parts, 2);
+    assert.equal(countSegments(g.text).encoding, 'GSM-7');
+    assert.equal(g.text.length, 306);
+    const u = truncateToParts('😀'.repeat(100), 1);
+    assert.ok(u.text.endsWith('…'));
+    assert.equal(countSegments(u.text).parts, 1);
+    assert.equal(u.text, '😀'.repeat(34) + '…');
+    assert.deepEqual(truncateToParts('short', 1), { text: 'short', truncated: false });
+    const e = truncateToParts('€'.repeat(100), 1);
+    assert.ok(countSegments(e.text).units <= 160);
+  });
+});
+
+describe('lib/sms template', function () {
+  it('renders mustache over msg without HTML escaping; objects as JSON', () => {
+    const t = compileTemplate('New in {{event.containerId}} by {{event.author}}: {{payload}} & {{{raw}}}');
+    assert.equal(
+      t.render({ event: { containerId: 'T<1>', author: "O'Brien & co" }, payload: { a: 1 }, raw: '<b>' }),
+      'New in T<1> by O\'Brien & co: {"a":1} & <b>',
+    );
+    assert.equal(compileTemplate('{{missing.deep}}x').render({}), 'x');
+    assert.equal(compileTemplate('{{n}}').render({ n: 0 }), '0');
+  });
+
+  it('an empty template sends msg.payload as text (objects as JSON, buffers as UTF-8)', () => {
+    const t = compileTemplate('');
+    assert.equal(t.render({ payload: 'hi' }), 'hi');
+    assert.equal(t.render({ payload: 42 }), '42');
+    assert.equal(t.render({ payload: { x: [1] } }), '{"x":[1]}');
+    assert.equal(t.render({ payload: Buffer.from('zażółć') }), 'zażółć');
+    assert.equal(t.render({}), '');
+  });
+
+  it('a syntax error fails at compile time with SMS_TEMPLATE', () => {
+    assert.throws(
+      () => compileTemplate('Hi {{#event}}'),
+      (err: SmsError) => err.code === 'SMS_TEMPLATE',
+    );
+  });
+});
+
+describe('lib/sms guards', function () {
+  it('rate limiter: a full bucket of N per minute, refilled continuously; 0 = off', () => {
+    const clock = manualClock();
+    const rl = new RateLimiter(10, clock);
+    let ok = 0;
+    for (let i = 0; i < 200; i++) if (rl.tryTake()) ok++;
+    assert.equal(ok, 10);
+    clock.advance(6_000); // one token per 6 s
+    assert.equal(rl.tryTake(), true);
+    assert.equal(rl.tryTake(), false);
+    rl.refund();
+    assert.equal(rl.tryTake(), true);
+    clock.advance(10 * 60_000);
+    ok = 0;
+    for (let i = 0; i < 50; i++) if (rl.tryTake()) ok++;
+    assert.equal(ok, 10, 'never more than the bucket');
+    const off = new RateLimiter(0, clock);
+    for (let i = 0; i < 1000; i++) assert.equal(off.tryTake(), true);
+  });
+
+  it('dedupe window: same key inside the window is a duplicate; expires; forget; bounded', () => {
+    const clock = manualClock();
+    const d = new DedupeWindow(60_000, clock, 3);
+    const k = DedupeWindow.key('+48500000000', 'hi');
+    assert.equal(d.isDuplicate(k), false);
+    d.remember(k);
+    assert.equal(d.isDuplicate(k), true);
+    assert.equal(d.isDuplicate(DedupeWindow.key('+48500000001', 'hi')), false);
+    clock.advance(59_999);
+    assert.equal(d.isDuplicate(k), true);
+    clock.advance(1);
+    assert.equal(d.isDuplicate(k), false);
+    assert.equal(d.size, 0, 'expired entries are pruned');
+    d.remember(k);
+    d.forget(k);
+    assert.equal(d.isDuplicate(k), false);
+    for (let i = 0; i < 10; i++) d.remember(`k${i}`);
+    assert.equal(d.size, 3);
+    assert.equal(new DedupeWindow(0, clock).isDuplicate(k), false);
+  });
+
+  it('bounded queue: drop-new refuses the newcomer, drop-old evicts the oldest', () => {
+    const q = new BoundedQueue<number>(2, 'drop-new');
+    assert.equal(q.push(1), undefined);
+    assert.equal(q.push(2), undefined);
+    assert.equal(q.push(3), 3);
+    assert.equal(q.shift(), 1);
+    const o = new BoundedQueue<number>(2, 'drop-old');
+    o.push(1);
+    o.push(2);
+    assert.equal(o.push(3), 1);
+    assert.deepEqual(o.drain(), [2, 3]);
+    assert.equal(o.length, 0);
+    const big = new BoundedQueue<number>(1000);
+    for (let i = 0; i < 500; i++) big.push(i);
+    for (let i = 0; i < 400; i++) assert.equal(big.shift(), i);
+    assert.equal(big.length, 100);
+    assert.equal(big.shift(), 400);
+  });
+});
+
+describe('lib/sms retry', function () {
+  const base = (clock: Clock, over: Partial<RetryOptions> = {}): RetryOptions => ({
+    retries: 3,
+    timeoutMs: 5_000,
+    backoff: { initialDelayMs: 1_000, maxDelayMs: 8_000, factor: 2, jitter: 0.5 },
+    maxRetryAfterMs: 60_000,
+    retryTimeouts: false,
+    provider: 'p',
+    clock,
+    random: () => 1,
+    ...over,
+  });
+
+  it('retries transient errors with exponential backoff and stops after `retries`', async () => {
+    const clock = scaledClock();
+    let calls = 0;
+    const r = await withRetry(async () => {
+      calls++;
+      throw new SmsError('SMS_PROVIDER', '503', { transient: true, status: 503 });
+    }, base(clock));
+    assert.equal(r.ok, false);
+    assert.equal(calls, 4);
+    assert.equal(r.attempts, 4);
+    // per-attempt timeouts are 5000; the backoff waits grow 1000, 2000, 4000 (random() = 1 → the top)
+    assert.deepEqual(
+      clock.delays.filter((d) => d !== 5_000),
+      [1_000, 2_000, 4_000],
+    );
+  });
+
+  it('permanent errors fail at once; success returns the value and attempts', async () => {
+    const clock = scaledClock();
+    let calls = 0;
+    const r = await withRetry(async () => {
+      calls++;
+      throw new SmsError('SMS_AUTH', 'no');
+    }, base(clock));
+    assert.equal(calls, 1);
+    assert.equal(!r.ok && r.error.code, 'SMS_AUTH');
+    const ok = await withRetry(async (attempt) => {
+      if (attempt < 2) throw new SmsError('SMS_NETWORK', 'x', { transient: true });
+      return 'done';
+    }, base(scaledClock()));
+    assert.deepEqual(ok, { ok: true, value: 'done', attempts: 3 });
+  });
+
+  it('honours Retry-After, and gives up when it is longer than maxRetryAfterMs', async () => {
+    const clock = scaledClock();
+    let calls = 0;
+    const r = await withRetry(async () => {
+      if (calls++ === 0)
+        throw new SmsError('SMS_RATE_LIMITED', '429', { transient: true, retryAfterMs: 7_000 });
+      return 1;
+    }, base(clock));
+    assert.equal(r.ok, true);
+    assert.ok(clock.delays.includes(7_000));
+    let n = 0;
+    const long = await withRetry(async () => {
+      n++;
+      throw new SmsError('SMS_RATE_LIMITED', '429', { transient: true, retryAfterMs: 3_600_000 });
+    }, base(scaledClock()));
+    assert.equal(n, 1);
+    assert.equal(!long.ok && long.error.code, 'SMS_RATE_LIMITED');
+  });
+
+  it('a timeout aborts the attempt signal; it is retried only when retryTimeouts is set', async () => {
+    const hang = (signal: AbortSignal) =>
+      new Promise<never>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    let aborted = 0;
+    const r = await withRetry(
+      (_a, signal) => {
+        signal.addEventListener('abort', () => aborted++);
+        return hang(signal);
+      },
+      base(scaledClock(), { timeoutMs: 2_000 }),
+    );
+    assert.equal(!r.ok && r.error.code, 'SMS_TIMEOUT');
+    assert.equal(!r.ok && r.error.transient, false);
+    assert.match(!r.ok ? r.error.message : '', /may have been sent/);
+    assert.equal(r.attempts, 1);
+    assert.equal(aborted, 1);
+    const again = await withRetry(
+      (attempt, signal) => (attempt === 0 ? hang(signal) : Promise.resolve('second')),
+      base(scaledClock(), { timeoutMs: 2_000, retryTimeouts: true }),
+    );
+    assert.deepEqual(again, { ok: true, value: 'second', attempts: 2 });
+  });
+
+  it('an adapter that ignores the signal cannot make us wait past the timeout', async () => {
+    const started = Date.now();
+    const r = await withRetry(() => new Promise<never>(() => {}), base(scaledClock(), { timeoutMs: 3_000 }));
+    assert.equal(!r.ok && r.error.code, 'SMS_TIMEOUT');
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  it('close (signal) ends a backoff wait and an attempt at once: cancelled', async () => {
+    const closer = new AbortController();
+    const clock = scaledClock(1); // real time: 1 s backoff
+    const pending = withRetry(
+      async () => {
+        throw new SmsError('SMS_NETWORK', 'down', { transient: true });
+      },
+      base(clock, { signal: closer.signal }),
+    );
+    setTimeout(() => closer.abort(), 20);
+    const started = Date.now();
+    const r = await pending;
+    assert.ok(Date.now() - started < 500);
+    assert.equal(!r.ok && r.cancelled, true);
+    const closer2 = new AbortController();
+    const p2 = withRetry(
+      () => new Promise<never>(() => {}),
+      base(scaledClock(1), { signal: closer2.signal }),
+    );
+    setTimeout(() => closer2.abort(), 20);
+    const r2 = await p2;
+    assert.equal(!r2.ok && r2.cancelled, true);
+  });
+
+  it('unknown throwables become permanent SMS_PROVIDER errors', () => {
+    const e = asSmsError(new Error('boom'), 'p');
+    assert.equal(e.code, 'SMS_PROVIDER');
+    assert.equal(e.transient, false);
+    assert.equal(e.message, 'p: boom');
+    const own = new SmsError('SMS_AUTH', 'x');
+    assert.equal(asSmsError(own, 'p'), own);
+  });
+});
