@@ -1,19 +1,24 @@
 /**
  * `npm start`: a local demo with no account needed. Starts the loopback fake PrivMX Bridge in demo
- * mode (a realistic event every few seconds), writes a Node-RED user dir under `.demo/` with this
- * package installed (a symlink to the repo) and a demo flow (`privmx in` → debug), then runs Node-RED
- * from node_modules on http://127.0.0.1:1880 (or $PORT). Ctrl-C stops everything.
+ * mode (a realistic event every few seconds) and a fake SMSAPI, writes a Node-RED user dir under
+ * `.demo/` with this package installed (a symlink to the repo) and a demo flow
+ * (`privmx in` → debug, and `event filter` → `smsapi out` → debug for one thread's new messages),
+ * then runs Node-RED from node_modules on http://127.0.0.1:1880 (or $PORT). Ctrl-C stops everything.
  *
- * `startDemo()` is exported so other parts of the demo (the SMS sink side) and browser tests can reuse it.
+ * `startDemo()` is exported so browser tests can reuse it.
  */
 import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
 import { FakePrivmxBridge } from '../test/fakes/privmx-bridge';
+import { FakeSmsapi } from '../test/fakes/smsapi';
 
 export const ROOT = path.join(__dirname, '..');
 export const DEMO_API_KEY = { id: 'demo-api-key', secret: 'demo-api-secret-not-a-real-one' };
+export const DEMO_SMSAPI_TOKEN = 'demo-smsapi-token-not-a-real-one';
+/** the thread the simulator posts new messages to: the demo texts the on-call phone for it */
+export const DEMO_THREAD_ID = '66715bd6ef3efd9ecfe7a1cc';
 
 /** Ids of the demo flow's nodes, for code that extends the flow. */
 export const DEMO_IDS = {
@@ -22,6 +27,12 @@ export const DEMO_IDS = {
   bridge: 'demo-bridge',
   privmxIn: 'demo-privmx-in',
   debug: 'demo-debug',
+  filter: 'demo-filter',
+  smsapiAccount: 'demo-smsapi-account',
+  smsapiOut: 'demo-smsapi-out',
+  smsDebug: 'demo-sms-debug',
+  catch: 'demo-catch',
+  errorDebug: 'demo-error-debug',
 } as const;
 
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
@@ -45,6 +56,8 @@ export interface DemoOptions {
   extraCredentials?: Record<string, Record<string, string>>;
   /** Node-RED start-up time limit */
   startTimeoutMs?: number;
+  /** add the SMS side (fake SMSAPI, event filter, smsapi out); default true */
+  sms?: boolean;
 }
 
 export interface DemoHandle {
@@ -52,6 +65,8 @@ export interface DemoHandle {
   url: string;
   port: number;
   bridge: FakePrivmxBridge;
+  /** the fake SMSAPI (when the SMS side is on) */
+  smsapi?: FakeSmsapi;
   userDir: string;
   child: ChildProcess;
   stop(): Promise<void>;
@@ -112,6 +127,98 @@ export function demoFlow(bridgeUrl: string, debugToConsole = false): FlowNode[] 
       wires: [],
     },
   ];
+}
+
+/** The SMS half: new messages of one thread → `event filter` → `smsapi out` (fake SMSAPI) → debug. */
+export function addSmsSide(flow: FlowNode[], smsapiUrl: string): void {
+  const privmxIn = flow.find((n) => n.id === DEMO_IDS.privmxIn) as FlowNode & { wires: string[][] };
+  privmxIn.wires[0].push(DEMO_IDS.filter);
+  const debug = (id: string, name: string, y: number): FlowNode => ({
+    id,
+    type: 'debug',
+    z: DEMO_IDS.tab,
+    name,
+    active: true,
+    tosidebar: true,
+    console: false,
+    tostatus: false,
+    complete: id === DEMO_IDS.smsDebug ? 'sms' : 'error',
+    targetType: 'msg',
+    x: 860,
+    y,
+    wires: [],
+  });
+  flow.push(
+    {
+      id: 'demo-sms-comment',
+      type: 'comment',
+      z: DEMO_IDS.tab,
+      name: 'New message in thread 6671… → SMS to the on-call phone (fake SMSAPI)',
+      info:
+        'The seed scenario. `event filter` keeps new messages of one thread; `smsapi out` renders the template, ' +
+        'checks the number, counts segments, applies the storm guards (10 SMS a minute, the same text to the ' +
+        'same number once a minute) and sends through a local SMSAPI simulator. The "SMS sent" debug shows ' +
+        '`msg.sms` (provider, to, ids, parts, status); failures reach the Catch node with `msg.error.code`.',
+      x: 300,
+      y: 220,
+      wires: [],
+    },
+    {
+      id: DEMO_IDS.filter,
+      type: 'event filter',
+      z: DEMO_IDS.tab,
+      name: '',
+      rules: [
+        { property: 'event.type', op: 'eq', value: 'threadNewMessage' },
+        { property: 'event.containerId', op: 'eq', value: DEMO_THREAD_ID },
+      ],
+      combine: 'all',
+      outputs: 1,
+      x: 420,
+      y: 280,
+      wires: [[DEMO_IDS.smsapiOut]],
+    },
+    {
+      id: DEMO_IDS.smsapiAccount,
+      type: 'smsapi-account',
+      name: 'Local SMSAPI (simulator)',
+      url: smsapiUrl,
+      from: 'Alerts',
+      test: false,
+    },
+    {
+      id: DEMO_IDS.smsapiOut,
+      type: 'smsapi out',
+      z: DEMO_IDS.tab,
+      name: 'SMS to on-call',
+      account: DEMO_IDS.smsapiAccount,
+      to: '+48500000000',
+      message:
+        'PrivMX: {{payload.data.publicMeta.title}} - new message by {{event.author}} in thread {{event.containerId}}',
+      from: '',
+      defaultCountry: 'PL',
+      rateLimit: 10,
+      dedupeWindow: 0,
+      maxParts: 3,
+      tooLong: 'refuse',
+      x: 640,
+      y: 280,
+      wires: [[DEMO_IDS.smsDebug]],
+    },
+    debug(DEMO_IDS.smsDebug, 'SMS sent', 280),
+    {
+      id: DEMO_IDS.catch,
+      type: 'catch',
+      z: DEMO_IDS.tab,
+      name: 'SMS errors',
+      scope: [DEMO_IDS.smsapiOut],
+      uncaught: false,
+      x: 640,
+      y: 340,
+      wires: [[DEMO_IDS.errorDebug]],
+    },
+    debug(DEMO_IDS.errorDebug, 'SMS errors', 340),
+  );
 }
 
 function portFree(port: number): Promise<boolean> {
@@ -205,10 +312,22 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
   }
   const bridge = await startBridge(options.bridgePort ?? 9111, options.demoIntervalMs ?? 3_000);
   const userDir = options.userDir ?? path.join(ROOT, '.demo');
+  const printSms = options.inheritOutput !== false;
+  const smsapi =
+    options.sms === false
+      ? undefined
+      : await FakeSmsapi.start({
+          token: DEMO_SMSAPI_TOKEN,
+          onSms: (sms) => {
+            if (printSms) console.log(`[SMSAPI simulator] SMS to ${sms.to}: ${sms.message}`);
+          },
+        });
   const flow = demoFlow(bridge.url, options.debugToConsole ?? false);
+  if (smsapi) addSmsSide(flow, smsapi.url);
   options.extendFlow?.(flow, DEMO_IDS);
   const credentials = {
     [DEMO_IDS.bridge]: { apiKeyId: DEMO_API_KEY.id, apiKeySecret: DEMO_API_KEY.secret },
+    ...(smsapi ? { [DEMO_IDS.smsapiAccount]: { token: DEMO_SMSAPI_TOKEN } } : {}),
     ...(options.extraCredentials ?? {}),
   };
   writeUserDir(userDir, port, flow, credentials);
@@ -248,6 +367,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
       clearTimeout(timer);
     }
     await bridge.close();
+    await smsapi?.close();
   };
   try {
     await waitForNodeRed(url, child, options.startTimeoutMs ?? 60_000);
@@ -255,7 +375,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
     await stop();
     throw err;
   }
-  return { url, port, bridge, userDir, child, stop };
+  return { url, port, bridge, smsapi, userDir, child, stop };
 }
 
 /** CLI: node scripts/demo.js */
@@ -284,10 +404,12 @@ export async function main(): Promise<void> {
   });
   console.log('');
   console.log(`  PrivMX Bridge simulator  ${handle.bridge.url}  (API key "${DEMO_API_KEY.id}")`);
+  if (handle.smsapi) console.log(`  SMSAPI simulator         ${handle.smsapi.url}`);
   console.log(`  Node-RED                 ${handle.url}`);
   console.log('');
   console.log(
-    '  Open the editor and the Debug sidebar: an event arrives every few seconds. Ctrl-C stops everything.',
+    '  Open the editor and the Debug sidebar: an event arrives every few seconds, and every new message\n' +
+      '  in thread 6671… becomes an "SMS" (to the local SMSAPI simulator). Ctrl-C stops everything.',
   );
   console.log('');
 }
