@@ -162,7 +162,8 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
   }
 
   private async stop(): Promise<void> {
-    if (!this.running) return;
+    // a stop already under way (the last user leaving) must finish before close() returns
+    if (!this.running) return this.loopDone;
     this.running = false;
     this.stoppingNow = true;
     this.stopController?.abort();

@@ -1,0 +1,94 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import {
+  CPAAS_CREDENTIAL_KEYS,
+  CpaasAccount,
+  type CpaasAccountCredentials,
+  testLogin,
+} from './lib/cpaas/account';
+import { CpaasSource, parseEvents } from './lib/cpaas/source';
+import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSource } from './lib/source-node';
+import type { Translate } from './lib/status';
+
+interface KandyCpaasDef extends NodeDef {
+  url?: string;
+  clientId?: string;
+  auth?: string;
+  from?: string;
+}
+
+interface KandyCpaasNode extends Node<CpaasAccountCredentials> {
+  account: CpaasAccount;
+}
+
+interface CpaasInDef extends NodeDef {
+  cpaas?: string;
+  destination?: string;
+  events?: string[] | string;
+}
+
+interface CpaasOutDef extends NodeDef, SinkConfig {
+  cpaas?: string;
+}
+
+export = function (RED: NodeAPI) {
+  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+
+  /** Kandy / Ribbon CPaaS account: the token, and ONE notification channel shared by every `cpaas in`. */
+  function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
+    RED.nodes.createNode(this, config);
+    this.account = new CpaasAccount(config, this.credentials ?? {}, (message) => this.warn(message));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.account.close().then(done, done);
+    });
+  }
+  RED.nodes.registerType<KandyCpaasNode, KandyCpaasDef, unknown, CpaasAccountCredentials>(
+    'kandy-cpaas',
+    KandyCpaas,
+    {
+      credentials: {
+        clientSecret: { type: 'password' },
+        email: { type: 'text' },
+        password: { type: 'password' },
+      },
+    },
+  );
+  registerTestEndpoint(
+    RED as unknown as AdminRED,
+    'kandy-cpaas',
+    CPAAS_CREDENTIAL_KEYS,
+    async (config, credentials, signal) => {
+      const userId = await testLogin(config, credentials, signal);
+      return t('kandy-cpaas.test.ok', { userId });
+    },
+  );
+
+  /** `cpaas in`: SMS notifications for one number over the account's notification channel. */
+  function CpaasIn(this: Node, config: CpaasInDef) {
+    RED.nodes.createNode(this, config);
+    const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
+    const account = node?.account;
+    const destination = (config.destination ?? '').trim() || account?.from || '';
+    if (account && !destination) {
+      this.status({ fill: 'red', shape: 'ring', text: t('cpaas-in.status.noDestination') });
+      return;
+    }
+    const source = new CpaasSource(
+      { status: (s) => this.status(s), send: (msg) => this.send(msg as unknown as NodeMessage) },
+      destination,
+      parseEvents(config.events),
+      t,
+    );
+    attachSource(this, account?.connection, source, t);
+  }
+  RED.nodes.registerType('cpaas in', CpaasIn);
+
+  /** `cpaas out`: the shared SMS pipeline, one CPaaS request per recipient. */
+  function CpaasOut(this: Node, config: CpaasOutDef) {
+    RED.nodes.createNode(this, config);
+    const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
+    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t);
+  }
+  RED.nodes.registerType('cpaas out', CpaasOut);
+};

@@ -1,0 +1,491 @@
+/**
+ * The CPaaS notification channel, owned by a `kandy-cpaas` config node while at least one `cpaas in`
+ * uses it. One session = get a token, create a Websockets channel, open its socket, subscribe inbound
+ * SMS for the union of the users' numbers, then keep it all alive:
+ *  - connCheck every interval; connAck (or any frame) feeds the dead-link watchdog (two intervals);
+ *  - the token is re-fetched at half-life; the channel is renewed at half its lifetime, and a 404 on
+ *    renewal (channel lost) starts a new session at once: new channel, new socket, every subscription again;
+ *  - users coming and going add/remove subscriptions live; a server-side cancellation subscribes again.
+ * On stop: DELETE each subscription, then the channel, close the socket with 1000, clear every timer.
+ * The access token travels in the socket URL: nothing shown to a user may contain it (redact()).
+ */
+import WebSocket from 'ws';
+import type { RawData } from 'ws';
+import {
+  ConnectionError,
+  ConnectionUser,
+  defaultReconnect,
+  ManagedConnection,
+  ReconnectOptions,
+  SessionContext,
+} from '../connection';
+import { OnceLogger } from '../log-once';
+import { SmsError } from '../sms/errors';
+import { CpaasApi, CpaasChannel } from './api';
+import { addressesOf, CpaasEventType, isCpaasEventType, normaliseNumber } from './envelope';
+import { channelSocketUrl, deadline, isRecord, lastSegment, raced, redact } from './http';
+
+export interface CpaasInUser extends ConnectionUser {
+  /** the number to receive for (E.164) */
+  readonly destination: string;
+  /** a notification for this user's number (the frame is the user's own copy) */
+  onNotification(type: CpaasEventType, frame: Record<string, unknown>): void;
+  /** the subscription for this user's number failed (err) or is in place (undefined) */
+  onSubscription?(err: Error | undefined): void;
+}
+
+export interface CpaasChannelOptions extends ReconnectOptions {
+  /** client connCheck period; no frame for deadAfterMs (two periods + margin) = dead link */
+  connCheckIntervalMs: number;
+  /** channel lifetime asked for, seconds */
+  channelLifetimeS: number;
+  /** renew when this share of the lifetime has passed */
+  renewAt: number;
+  /** never renew or retry a renewal sooner than this */
+  minRenewMs: number;
+  /** budget for DELETEs + close(1000) when stopping (and for cleanup after a failure) */
+  closeTimeoutMs: number;
+  /** a cancelled subscription is made again, but not sooner than this after the last time */
+  resubscribeMinIntervalMs: number;
+  /** frames larger than this are skipped (logged once) */
+  maxFrameBytes: number;
+  /** socket handshake timeout */
+  requestTimeoutMs: number;
+}
+
+export const cpaasChannelDefaults: CpaasChannelOptions = {
+  ...defaultReconnect,
+  connCheckIntervalMs: 30_000,
+  deadAfterMs: 65_000,
+  channelLifetimeS: 3600,
+  renewAt: 0.5,
+  minRenewMs: 5_000,
+  closeTimeoutMs: 2_000,
+  resubscribeMinIntervalMs: 5_000,
+  maxFrameBytes: 1 << 20,
+  requestTimeoutMs: 15_000,
+};
+
+/** One session's resources: everything here is released when the session ends. */
+interface Session {
+  ctx: SessionContext;
+  /** aborts when the session must end (ctx.signal, socket closed, token lost for good) */
+  end: AbortController;
+  /**
+   * subscription requests: not aborted by the end of the session but by the teardown's time budget, so
+   * a subscription made as the session ends is still known, and deleted
+   */
+  ops: AbortController;
+  channel?: CpaasChannel;
+  ws?: WebSocket;
+  /** normalised number → subscription resourceURL */
+  subs: Map<string, string>;
+  /** normalised number → permanent subscription failure (not retried in this session) */
+  failed: Map<string, Error>;
+  lastSubscribed: Map<string, number>;
+  /** serialises subscription changes */
+  chain: Promise<void>;
+  timers: Set<unknown>;
+  /** the server no longer knows the channel: it is not deleted */
+  lost: boolean;
+  ready: boolean;
+}
+
+export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
+  private session?: Session;
+  /** settles when the running session (if any) has released everything */
+  private released: Promise<void> = Promise.resolve();
+  private readonly cfg: CpaasChannelOptions;
+  private readonly badFrames: OnceLogger;
+
+  constructor(
+    private readonly api: CpaasApi,
+    opts: Partial<CpaasChannelOptions> = {},
+    log: (message: string) => void = () => {},
+  ) {
+    const cfg = { ...cpaasChannelDefaults, ...opts };
+    super(cfg);
+    this.cfg = cfg;
+    this.badFrames = new OnceLogger(log);
+  }
+
+  /**
+   * Stop for good. Waits for a session that is still releasing (a stop begun by the last `cpaas in`
+   * leaving may be in progress), so the token manager is not closed under its DELETEs.
+   */
+  override async close(): Promise<void> {
+    await super.close();
+    await this.released;
+  }
+
+  protected override usersChanged(): void {
+    const s = this.session;
+    if (s?.ready) this.sync(s).catch((err: unknown) => this.fail(s, err));
+  }
+
+  protected async runSession(ctx: SessionContext): Promise<void> {
+    const s: Session = {
+      ctx,
+      end: new AbortController(),
+      ops: new AbortController(),
+      subs: new Map(),
+      failed: new Map(),
+      lastSubscribed: new Map(),
+      chain: Promise.resolve(),
+      timers: new Set(),
+      lost: false,
+      ready: false,
+    };
+    const onStop = () => s.end.abort(ctx.signal.reason);
+    if (ctx.signal.aborted) onStop();
+    else ctx.signal.addEventListener('abort', onStop, { once: true });
+    this.session = s;
+    let release!: () => void;
+    this.released = new Promise<void>((resolve) => (release = resolve));
+    try {
+      ctx.setPhase('authenticating');
+      const token = await this.api.auth.getToken(s.end.signal);
+      s.channel = await this.api.createChannel(this.cfg.channelLifetimeS, s.end.signal);
+      ctx.alive();
+      await this.openSocket(s, token.accessToken);
+      this.send(s, { connCheck: { interval: Math.max(1, Math.round(this.cfg.connCheckIntervalMs / 1000)) } });
+      s.ready = true;
+      await raced(this.sync(s), s.end.signal);
+      ctx.setPhase('subscribed');
+      this.scheduleConnCheck(s);
+      this.scheduleRenewal(s, s.channel.lifetimeS);
+      this.api.auth.keepFresh(s.end.signal).catch((err: unknown) => this.fail(s, err));
+      await new Promise<void>((resolve) => {
+        if (s.end.signal.aborted) resolve();
+        else s.end.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      if (!ctx.signal.aborted) throw s.end.signal.reason;
+    } catch (err) {
+      if (!ctx.signal.aborted) throw this.toConnectionError(s.end.signal.aborted ? s.end.signal.reason : err);
+    } finally {
+      ctx.signal.removeEventListener('abort', onStop);
+      if (!s.end.signal.aborted) s.end.abort(new Error('session ended'));
+      if (this.session === s) this.session = undefined;
+      for (const timer of s.timers) ctx.clock.clearTimeout(timer);
+      s.timers.clear();
+      await this.teardown(s).finally(release);
+    }
+  }
+
+  /** End the session with `err` (socket closed, permanent token failure, failed live subscription). */
+  private fail(s: Session, err: unknown): void {
+    if (!s.end.signal.aborted) s.end.abort(this.toConnectionError(err));
+  }
+
+  private toConnectionError(err: unknown): ConnectionError {
+    const secrets = this.api.auth.secrets;
+    if (err instanceof ConnectionError) return err;
+    if (err instanceof SmsError) {
+      return new ConnectionError(redact(err.message, secrets), {
+        permanent: !err.transient,
+        code: err.code.replace(/^SMS_/, ''),
+        retryAfterMs: err.retryAfterMs,
+      });
+    }
+    const message = err instanceof Error ? err.message || err.name : String(err);
+    return new ConnectionError(redact(message, secrets), { code: 'NETWORK' });
+  }
+
+  private openSocket(s: Session, accessToken: string): Promise<void> {
+    const channel = s.channel as CpaasChannel;
+    const url = channelSocketUrl(this.api.auth.base, channel.channelURL, accessToken);
+    const ws = new WebSocket(url, {
+      handshakeTimeout: this.cfg.requestTimeoutMs,
+      // far above maxFrameBytes: a big frame is skipped by onFrame instead of closing the socket (1009)
+      maxPayload: Math.max(this.cfg.maxFrameBytes, 64 << 20),
+      perMessageDeflate: false,
+    });
+    s.ws = ws;
+    return new Promise<void>((resolve, reject) => {
+      const onAbort = () => reject(s.end.signal.reason);
+      s.end.signal.addEventListener('abort', onAbort, { once: true });
+      ws.once('open', () => {
+        s.end.signal.removeEventListener('abort', onAbort);
+        ws.removeAllListeners('error');
+        ws.on('error', (err) =>
+          this.fail(s, new ConnectionError(this.socketReason(err), { code: 'NETWORK' })),
+        );
+        ws.on('close', (code) =>
+          this.fail(s, new ConnectionError(`notification socket closed (${code})`, { code: 'CLOSED' })),
+        );
+        ws.on('message', (data, isBinary) => this.onFrame(s, data, isBinary));
+        ws.on('ping', () => s.ctx.alive());
+        ws.on('pong', () => s.ctx.alive());
+        resolve();
+      });
+      ws.once('error', (err) => {
+        s.end.signal.removeEventListener('abort', onAbort);
+        const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
+        // a refused token: take a new one next time (a bad secret then fails at login, permanently)
+        if (status === '401' || status === '403') this.api.auth.invalidate(accessToken);
+        reject(
+          new ConnectionError(this.socketReason(err), {
+            code: status === '404' ? 'CHANNEL_LOST' : 'NETWORK',
+          }),
+        );
+      });
+    });
+  }
+
+  private socketReason(err: Error): string {
+    return redact(`notification socket: ${err.message || err.name}`, this.api.auth.secrets);
+  }
+
+  private send(s: Session, frame: unknown): void {
+    const ws = s.ws;
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+  }
+
+  private timer(s: Session, ms: number, fn: () => void): void {
+    const clock = s.ctx.clock;
+    const handle = clock.setTimeout(() => {
+      s.timers.delete(handle);
+      if (!s.end.signal.aborted) fn();
+    }, ms);
+    s.timers.add(handle);
+  }
+
+  private scheduleConnCheck(s: Session): void {
+    const interval = Math.max(1, Math.round(this.cfg.connCheckIntervalMs / 1000));
+    this.timer(s, this.cfg.connCheckIntervalMs, () => {
+      this.send(s, { connCheck: { interval } });
+      this.scheduleConnCheck(s);
+    });
+  }
+
+  /** Renew at `renewAt` of the lifetime; a lost channel restarts the session (new channel, socket, subscriptions). */
+  private scheduleRenewal(s: Session, lifetimeS: number, delayMs?: number): void {
+    const lifetimeMs = lifetimeS * 1000;
+    const wait = delayMs ?? Math.max(this.cfg.minRenewMs, lifetimeMs * this.cfg.renewAt);
+    const renewedAt = s.ctx.clock.now();
+    this.timer(s, wait, () => {
+      const channel = s.channel as CpaasChannel;
+      this.api.renewChannel(channel.resourceURL, this.cfg.channelLifetimeS, s.end.signal).then(
+        (granted) => {
+          if (granted === 'gone') return this.channelLost(s);
+          s.ctx.alive();
+          this.scheduleRenewal(s, granted);
+        },
+        (err: unknown) => {
+          if (s.end.signal.aborted) return;
+          if (err instanceof SmsError && err.transient) {
+            // try again while the channel still lives; past its end it is lost
+            const left = renewedAt + lifetimeMs - s.ctx.clock.now();
+            if (left <= this.cfg.minRenewMs) return this.channelLost(s);
+            return this.scheduleRenewal(s, lifetimeS, Math.max(this.cfg.minRenewMs, left / 4));
+          }
+          this.fail(s, err);
+        },
+      );
+    });
+  }
+
+  private channelLost(s: Session): void {
+    if (s.end.signal.aborted) return;
+    s.lost = true;
+    this.restart();
+  }
+
+  /** Bring the subscriptions in line with the users' numbers (serialised). */
+  private sync(s: Session): Promise<void> {
+    const run = async () => {
+      const channel = s.channel;
+      const ended = s.end.signal;
+      const signal = s.ops.signal;
+      if (!channel || ended.aborted) return;
+      const desired = new Map<string, string>();
+      for (const user of this.users) {
+        const n = normaliseNumber(user.destination);
+        if (n && !desired.has(n)) desired.set(n, user.destination.trim());
+      }
+      for (const [n, url] of [...s.subs]) {
+        if (desired.has(n)) continue;
+        s.subs.delete(n);
+        await this.api.deleteResource(url, signal).catch(() => undefined);
+      }
+      for (const n of [...s.failed.keys()]) if (!desired.has(n)) s.failed.delete(n);
+      for (const [n, raw] of desired) {
+        if (s.subs.has(n) || s.failed.has(n)) continue;
+        if (ended.aborted) return;
+        try {
+          const url = await this.api.subscribeInbound(raw, channel.callbackURL, signal);
+          s.subs.set(n, url);
+          if (ended.aborted) return;
+          s.ctx.alive();
+          s.lastSubscribed.set(n, s.ctx.clock.now());
+          this.tellUsers(n, undefined);
+        } catch (err) {
+          if (ended.aborted) return;
+          // a number the server refuses (not ours, invalid): tell its nodes, keep the others
+          if (err instanceof SmsError && !err.transient && err.code !== 'SMS_AUTH') {
+            const reason = this.toConnectionError(err);
+            s.failed.set(n, reason);
+            this.tellUsers(n, reason);
+            continue;
+          }
+          throw err;
+        }
+      }
+    };
+    const next = s.chain.then(run);
+    s.chain = next.catch(() => undefined);
+    return next;
+  }
+
+  private tellUsers(n: string, err: Error | undefined): void {
+    for (const user of this.users) {
+      if (normaliseNumber(user.destination) !== n) continue;
+      try {
+        user.onSubscription?.(err);
+      } catch {
+        // a user's handler must never break the connection
+      }
+    }
+  }
+
+  private onFrame(s: Session, data: RawData, isBinary: boolean): void {
+    s.ctx.alive();
+    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    if (buffer.length > this.cfg.maxFrameBytes) {
+      this.badFrames.warn(
+        'oversized',
+        `CPaaS: skipped a notification frame larger than ${this.cfg.maxFrameBytes} bytes`,
+      );
+      return;
+    }
+    let frame: unknown;
+    try {
+      frame = JSON.parse(buffer.toString('utf8'));
+    } catch {
+      this.badFrames.warn(
+        isBinary ? 'binary' : 'invalid-json',
+        'CPaaS: skipped a notification frame that is not JSON',
+      );
+      return;
+    }
+    if (!isRecord(frame) || Object.keys(frame).length === 0) {
+      this.badFrames.warn('invalid-frame', 'CPaaS: skipped a notification frame that is not an object');
+      return;
+    }
+    const type = Object.keys(frame)[0];
+    const body = frame[type];
+    switch (type) {
+      case 'connAck':
+        return;
+      case 'connCheck':
+        this.send(s, { connAck: {} });
+        return;
+      case 'smsSubscriptionCancellationNotification':
+        this.onCancelled(s, isRecord(body) ? body : {});
+        return;
+      case 'smsEventNotification':
+        return; // message deleted/read events: not offered by `cpaas in`
+    }
+    if (!isCpaasEventType(type) || !isRecord(body)) {
+      this.badFrames.warn(
+        `unknown-type:${type.slice(0, 60)}`,
+        `CPaaS: skipped an unknown notification "${type.slice(0, 60)}"`,
+      );
+      return;
+    }
+    this.dispatch(s, type, frame, body);
+  }
+
+  private dispatch(
+    s: Session,
+    type: CpaasEventType,
+    frame: Record<string, unknown>,
+    body: Record<string, unknown>,
+  ): void {
+    const addresses = addressesOf(type, body);
+    const users = [...this.users];
+    let targets = users.filter((u) => addresses.includes(normaliseNumber(u.destination)));
+    // delivery info need not name the local number (its shape is not public): the channel only carries ours
+    if (type === 'deliveryInfoNotification' && targets.length === 0 && !addresses.some((a) => s.subs.has(a)))
+      targets = users;
+    targets.forEach((user, i) => {
+      try {
+        user.onNotification(type, i === 0 ? frame : structuredClone(frame));
+      } catch {
+        // a user's handler must never break the connection
+      }
+    });
+  }
+
+  /** The server cancelled a subscription (number unassigned, …): make it again, at most every resubscribeMinIntervalMs. */
+  private onCancelled(s: Session, body: Record<string, unknown>): void {
+    const links = Array.isArray(body.link) ? body.link : [];
+    const ids = new Set(
+      links
+        .map((l) => (isRecord(l) && typeof l.href === 'string' ? lastSegment(l.href) : ''))
+        .filter(Boolean),
+    );
+    const byNumber = normaliseNumber(body.destinationAddress);
+    const cancelled = [...s.subs]
+      .filter(([n, url]) => ids.has(lastSegment(url)) || n === byNumber)
+      .map(([n]) => n);
+    if (cancelled.length === 0) {
+      this.badFrames.warn(
+        'unknown-cancellation',
+        'CPaaS: a subscription cancellation named no subscription of ours',
+      );
+      return;
+    }
+    for (const n of cancelled) s.subs.delete(n);
+    const now = s.ctx.clock.now();
+    const last = Math.max(...cancelled.map((n) => s.lastSubscribed.get(n) ?? 0));
+    const wait = Math.max(0, last + this.cfg.resubscribeMinIntervalMs - now);
+    this.timer(s, wait, () => {
+      this.sync(s).catch((err: unknown) => this.fail(s, err));
+    });
+  }
+
+  /** Release the session: delete subscriptions then the channel, close the socket, within a bounded time. */
+  private async teardown(s: Session): Promise<void> {
+    const clock = s.ctx.clock;
+    const ws = s.ws;
+    const graceful = s.ctx.stopping;
+    if (ws && !graceful) ws.terminate();
+    const budget = deadline(clock, this.cfg.closeTimeoutMs);
+    const stopOps = () => s.ops.abort(budget.signal.reason);
+    budget.signal.addEventListener('abort', stopOps, { once: true });
+    try {
+      await s.chain;
+      const subs = [...s.subs.values()];
+      s.subs.clear();
+      await Promise.allSettled(subs.map((url) => this.api.deleteResource(url, budget.signal)));
+      if (s.channel && !s.lost)
+        await this.api.deleteResource(s.channel.resourceURL, budget.signal).catch(() => undefined);
+      if (ws && graceful) await closeSocket(ws, budget.signal);
+    } finally {
+      budget.signal.removeEventListener('abort', stopOps);
+      budget.dispose();
+      if (!s.ops.signal.aborted) s.ops.abort(new Error('session ended'));
+      if (ws) {
+        if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
+        ws.removeAllListeners();
+        ws.on('error', () => undefined);
+      }
+    }
+  }
+}
+
+/** close(1000) and wait for the close handshake until `signal` aborts. */
+function closeSocket(ws: WebSocket, signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (ws.readyState === WebSocket.CLOSED) return resolve();
+    const done = () => {
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    ws.once('close', done);
+    signal.addEventListener('abort', done, { once: true });
+    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
+    else ws.close(1000, 'closing');
+  });
+}

@@ -1,0 +1,49 @@
+/**
+ * `cpaas out`'s provider adapter: one SMS to one recipient per request,
+ * POST {base}/cpaas/smsmessaging/v1/{userId}/outbound/{sender}/requests. The sender is the node's, else
+ * the config node's default number, else `default` (the account's default number).
+ */
+import { randomUUID } from 'crypto';
+import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
+import { CpaasApi } from './api';
+
+export class CpaasSmsProvider implements SmsProvider {
+  readonly name = 'cpaas';
+  readonly recipientKind = 'e164' as const;
+  /**
+   * Not idempotent: every attempt of one SMS carries the same clientCorrelator, and OMA REST APIs
+   * (CPaaS's base) may use it to recognise a repeated POST, but that is inferred, not documented [I].
+   * So a timeout after the request left is reported (SMS_TIMEOUT, "may have been sent"), never
+   * retried: a missing SMS is visible to a Catch node, a duplicate one is not.
+   */
+  readonly idempotent = false;
+
+  constructor(
+    private readonly api: CpaasApi,
+    private readonly defaultFrom?: string,
+  ) {}
+
+  async send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
+    const sender = request.from?.trim() || this.defaultFrom?.trim() || 'default';
+    const result = await this.api.sendSms(sender, request.to, request.text, correlator(request), signal);
+    return {
+      ids: result.ids,
+      status: result.status ?? 'submitted',
+      details: { senderAddress: result.senderAddress ?? sender },
+    };
+  }
+}
+
+const fallback = new WeakMap<object, Map<string, string>>();
+
+/** The clientCorrelator of one SMS: the pipeline's stable send id, the same for every attempt. */
+export function correlator(request: SmsSendRequest & { sendId?: string }): string {
+  if (typeof request.sendId === 'string' && request.sendId) return request.sendId;
+  // no send id (an older pipeline): stable per message object, recipient and text instead
+  let byRecipient = fallback.get(request.msg);
+  if (!byRecipient) fallback.set(request.msg, (byRecipient = new Map()));
+  const key = `${request.to}\n${request.text}`;
+  let id = byRecipient.get(key);
+  if (!id) byRecipient.set(key, (id = randomUUID()));
+  return id;
+}
