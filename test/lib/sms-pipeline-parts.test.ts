@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import type { Clock } from '../../nodes/lib/clock';
-import { SmsError } from '../../nodes/lib/sms/errors';
+import { fromFetchFailure, SmsError } from '../../nodes/lib/sms/errors';
 import { BoundedQueue, DedupeWindow, RateLimiter } from '../../nodes/lib/sms/guards';
 import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
 import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
@@ -308,6 +308,40 @@ describe('lib/sms retry', function () {
       base(scaledClock(), { timeoutMs: 2_000, retryTimeouts: true }),
     );
     assert.deepEqual(again, { ok: true, value: 'second', attempts: 2 });
+  });
+
+  it('a network failure that may have reached the provider is retried only when retryTimeouts is set', async () => {
+    const failWith = (code: string) => {
+      const err = new TypeError('fetch failed');
+      (err as { cause?: unknown }).cause = { code };
+      return fromFetchFailure(err, 'p');
+    };
+    // a reset after the request left: ambiguous, so not retried for a non-idempotent provider
+    let calls = 0;
+    const reset = await withRetry(async () => {
+      calls++;
+      throw failWith('UND_ERR_SOCKET');
+    }, base(scaledClock()));
+    assert.equal(calls, 1);
+    assert.equal(!reset.ok && reset.error.code, 'SMS_NETWORK');
+    assert.match(!reset.ok ? reset.error.message : '', /may have been sent/);
+    // connection refused proves nothing was sent: retried
+    calls = 0;
+    const refused = await withRetry(async (attempt) => {
+      calls++;
+      if (attempt < 2) throw failWith('ECONNREFUSED');
+      return 'sent';
+    }, base(scaledClock()));
+    assert.deepEqual(refused, { ok: true, value: 'sent', attempts: 3 });
+    // an idempotent provider may retry the ambiguous one
+    const idempotent = await withRetry(
+      async (attempt) => {
+        if (attempt === 0) throw failWith('ECONNRESET');
+        return 'sent';
+      },
+      base(scaledClock(), { retryTimeouts: true }),
+    );
+    assert.deepEqual(idempotent, { ok: true, value: 'sent', attempts: 2 });
   });
 
   it('an adapter that ignores the signal cannot make us wait past the timeout', async () => {

@@ -27,6 +27,11 @@ export interface SmsErrorOptions {
   status?: number;
   /** the provider's own error code (SMSAPI 13, CPaaS SVC0002, …) */
   providerCode?: string | number;
+  /**
+   * the request may have reached the provider (a timeout or a reset after it was sent): retried only
+   * for idempotent providers, since a retry could otherwise deliver the SMS twice
+   */
+  ambiguous?: boolean;
 }
 
 /** An SMS failure with a message that is safe to show: never a token, key or password. */
@@ -36,6 +41,7 @@ export class SmsError extends Error {
   readonly retryAfterMs?: number;
   readonly status?: number;
   readonly providerCode?: string | number;
+  readonly ambiguous: boolean;
 
   constructor(code: SmsErrorCode, message: string, opts: SmsErrorOptions = {}) {
     super(message);
@@ -45,6 +51,7 @@ export class SmsError extends Error {
     this.retryAfterMs = opts.retryAfterMs;
     this.status = opts.status;
     this.providerCode = opts.providerCode;
+    this.ambiguous = !!opts.ambiguous;
   }
 }
 
@@ -60,13 +67,31 @@ export function parseRetryAfter(
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }
 
-/** Classify a fetch() failure (no HTTP response) as network or timeout. */
+/** Connection failures that prove the request never left: always safe to retry. */
+const NOT_SENT = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/**
+ * Classify a fetch() failure (no HTTP response) as network or timeout. Both are transient, but
+ * unless the cause proves the request never left (connection refused, DNS), the provider may have
+ * received it: such errors are marked ambiguous and retried only for idempotent providers.
+ */
 export function fromFetchFailure(err: unknown, provider: string): SmsError {
   const name = (err as { name?: string })?.name;
   if (name === 'TimeoutError' || name === 'AbortError')
-    return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, { transient: true });
+    return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, {
+      transient: true,
+      ambiguous: true,
+    });
   const cause = (err as { cause?: { code?: string } })?.cause?.code;
   return new SmsError('SMS_NETWORK', `${provider}: network error${cause ? ` (${cause})` : ''}`, {
     transient: true,
+    ambiguous: !(cause && NOT_SENT.has(cause)),
   });
 }

@@ -113,6 +113,12 @@ export async function withRetry<T>(
           );
     } else {
       error = asSmsError(outcome.error, opts.provider);
+      if (error.transient && error.ambiguous && !opts.retryTimeouts)
+        error = new SmsError(
+          error.code,
+          `${error.message}; the SMS may have been sent, so it is not retried`,
+          { status: error.status, providerCode: error.providerCode, ambiguous: true },
+        );
     }
     if (!error.transient || attempt >= retries) return { ok: false, error, attempts, cancelled: false };
     let delay = backoff.next(false);
