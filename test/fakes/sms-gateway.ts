@@ -411,22 +411,30 @@ export class FakeSmsGateway {
           : { status: 'sent', rcMessageId: String(10_000_000 + ++this.seq) },
       ],
     ];
-    for (const [ms, fields] of steps) {
-      const t = setTimeout(() => {
-        this.timers.delete(t);
-        sms.status = String(fields.status);
-        const event: Record<string, unknown> = {
-          type: 'sms_status',
-          messageId: sms.messageId,
-          appId: sms.appId,
-          tenantId: sms.tenantId,
-          ...fields,
-          timestamp: new Date(this.clock.now()).toISOString(),
-        };
-        this.broadcast(event, sms.tenantId);
-      }, ms);
+    // each step schedules the next: independent timers of different durations may fire out of order
+    const next = (i: number, previousMs: number) => {
+      if (i >= steps.length) return;
+      const [ms, fields] = steps[i];
+      const t = setTimeout(
+        () => {
+          this.timers.delete(t);
+          sms.status = String(fields.status);
+          const event: Record<string, unknown> = {
+            type: 'sms_status',
+            messageId: sms.messageId,
+            appId: sms.appId,
+            tenantId: sms.tenantId,
+            ...fields,
+            timestamp: new Date(this.clock.now()).toISOString(),
+          };
+          this.broadcast(event, sms.tenantId);
+          next(i + 1, ms);
+        },
+        Math.max(0, ms - previousMs),
+      );
       this.timers.add(t);
-    }
+    };
+    next(0, 0);
   }
 
   // ------------------------------------------------------------------ WebSocket

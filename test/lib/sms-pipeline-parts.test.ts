@@ -5,6 +5,7 @@ import { BoundedQueue, DedupeWindow, RateLimiter } from '../../nodes/lib/sms/gua
 import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
 import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
 import { compileTemplate } from '../../nodes/lib/sms/template';
+import { pipelineOptions } from '../../nodes/lib/sms/pipeline';
 import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
 
 /** A clock whose time only moves when told to. */
@@ -382,5 +383,18 @@ describe('lib/sms retry', function () {
     assert.equal(e.message, 'p: boom');
     const own = new SmsError('SMS_AUTH', 'x');
     assert.equal(asSmsError(own, 'p'), own);
+  });
+});
+
+describe('lib/sms pipelineOptions', () => {
+  it('a flow that omits the storm guards gets the safe defaults; an explicit 0 turns them off', () => {
+    const missing = pipelineOptions({});
+    assert.equal(missing.rateLimit, 10);
+    assert.equal(missing.dedupeWindowMs, 60_000);
+    const off = pipelineOptions({ rateLimit: '0', dedupeWindow: 0 });
+    assert.equal(off.rateLimit, 0);
+    assert.equal(off.dedupeWindowMs, 0);
+    const set = pipelineOptions({ rateLimit: '25', dedupeWindow: '5' });
+    assert.deepEqual([set.rateLimit, set.dedupeWindowMs], [25, 5_000]);
   });
 });

@@ -103,6 +103,11 @@ function num(value: unknown, fallback: number, min: number, max: number): number
   return Math.min(max, Math.max(min, n));
 }
 
+/** SMS per minute per node when a flow does not say */
+export const DEFAULT_RATE_LIMIT = 10;
+/** seconds within which the same text to the same number is sent once, when a flow does not say */
+export const DEFAULT_DEDUPE_SECONDS = 60;
+
 /** Node properties (strings as the editor saves them) → options, with defaults and bounds. */
 export function pipelineOptions(config: SinkConfig & { concurrency?: number | string }): PipelineOptions {
   const t = tuned('sink', sinkDefaults);
@@ -110,8 +115,9 @@ export function pipelineOptions(config: SinkConfig & { concurrency?: number | st
     to: String(config.to ?? '').trim(),
     template: String(config.message ?? ''),
     from: config.from ? String(config.from).trim() || undefined : undefined,
-    rateLimit: Math.floor(num(config.rateLimit, 0, 0, 1e6)),
-    dedupeWindowMs: num(config.dedupeWindow, 0, 0, 7 * 86_400) * 1000,
+    // missing = the editor's safe defaults (a hand-written flow is guarded too); an explicit 0 = off
+    rateLimit: Math.floor(num(config.rateLimit, DEFAULT_RATE_LIMIT, 0, 1e6)),
+    dedupeWindowMs: num(config.dedupeWindow, DEFAULT_DEDUPE_SECONDS, 0, 7 * 86_400) * 1000,
     maxParts: Math.floor(num(config.maxParts, 3, 1, 255)),
     tooLong: config.tooLong === 'truncate' ? 'truncate' : 'refuse',
     defaultCountry: config.defaultCountry ? String(config.defaultCountry).trim().toUpperCase() : undefined,
