@@ -81,10 +81,16 @@ describe('lib/smsapi provider', function () {
       (e: SmsError) => e.code === 'SMS_CONFIG',
     );
     assert.throws(() => serviceUrl('https://u:p@api.smsapi.pl'), /credentials/);
-    assert.throws(
-      () => new SmsapiProvider({ url: fake.url }),
-      (e: SmsError) => e.code === 'SMS_CONFIG',
+  });
+
+  it('an account without a token constructs, and every send fails with SMS_CONFIG and reaches nothing', async () => {
+    const p = new SmsapiProvider({ url: fake.url });
+    const before = fake.requests.length;
+    await assert.rejects(
+      () => p.send(request(), new AbortController().signal),
+      (e: SmsError) => e.code === 'SMS_CONFIG' && !e.transient && /no OAuth token/.test(e.message),
     );
+    assert.equal(fake.requests.length, before);
   });
 
   it('sends with a fresh details object per call: from, test, max_parts, normalize, idx + check_idx', async () => {

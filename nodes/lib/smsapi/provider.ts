@@ -153,14 +153,17 @@ export class SmsapiProvider implements SmsProvider {
   readonly testMode: boolean;
   /** idx + checkIdx make resubmissions safe: the pipeline may retry timeouts */
   readonly idempotent = true;
-  private readonly client: SMSAPI;
+  /** undefined while the account has no token: every send then fails with SMS_CONFIG */
+  private readonly client?: SMSAPI;
   private readonly from?: string;
   constructor(
     account: SmsapiAccount,
     private readonly options: SmsapiSendOptions = {},
   ) {
-    if (!account.token) throw new SmsError('SMS_CONFIG', 'SMSAPI: no OAuth token in the account credentials');
-    this.client = new SMSAPI(account.token, serviceUrl(account.url));
+    // A missing token is reported per send (Catch-able), not at deploy: an example imported without
+    // its credentials deploys cleanly, like the other sinks.
+    const url = serviceUrl(account.url);
+    if (account.token) this.client = new SMSAPI(account.token, url);
     this.testMode = !!account.test;
     this.from = account.from?.trim() || undefined;
   }
@@ -174,6 +177,7 @@ export class SmsapiProvider implements SmsProvider {
 
   async send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
     if (signal.aborted) throw mapSmsapiError(signal.reason);
+    if (!this.client) throw new SmsError('SMS_CONFIG', 'SMSAPI: no OAuth token in the account credentials');
     const idx = this.idxFor(request);
     const details: SmsDetails = { idx, checkIdx: true };
     const from = request.from?.trim() || this.from;
