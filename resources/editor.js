@@ -68,5 +68,76 @@
     return id.length > 8 ? id.slice(0, 4) + '…' : id;
   }
 
-  window.SmsNotify = { testConnection: testConnection, shortId: shortId, category: 'SMS notify' };
+  /** A validator: empty (the runtime's default) or a whole number in [min, max]. */
+  function wholeNumber(min, max) {
+    return function (v) {
+      if (v === '' || v === undefined || v === null) return true;
+      var n = Number(v);
+      return Math.floor(n) === n && n >= min && n <= max;
+    };
+  }
+
+  /**
+   * The properties every sink shares — the SMS pipeline's (DESIGN.md) — with their defaults and checks,
+   * merged into the node's own. maxParts: the provider's own ceiling of parts per SMS.
+   */
+  function sinkDefaults(own, maxParts) {
+    var shared = {
+      to: { value: '' },
+      message: { value: '' },
+      rateLimit: { value: 10, validate: wholeNumber(0, 1000000) },
+      dedupeWindow: { value: 60, validate: wholeNumber(0, 604800) },
+      maxParts: { value: 3, validate: wholeNumber(1, maxParts) },
+      tooLong: { value: 'refuse' },
+      defaultCountry: {
+        value: '',
+        validate: function (v) {
+          return /^([A-Za-z]{2})?$/.test(String(v || '').trim());
+        },
+      },
+      queueSize: { value: 100, validate: wholeNumber(1, 100000) },
+      overflow: { value: 'drop-new' },
+      retries: { value: 3, validate: wholeNumber(0, 10) },
+      timeout: {
+        value: 15,
+        validate: function (v) {
+          var n = Number(v);
+          return v === '' || v === undefined || v === null || (n > 0 && n <= 600);
+        },
+      },
+    };
+    return $.extend(shared, own);
+  }
+
+  /** The shared part of a sink's oneditprepare: selects, spinners, the "advanced" toggle. */
+  function prepareSinkDialog(node, maxParts) {
+    $('#node-input-tooLong').val(node.tooLong === 'truncate' ? 'truncate' : 'refuse');
+    $('#node-input-overflow').val(node.overflow === 'drop-old' ? 'drop-old' : 'drop-new');
+    $('#node-input-rateLimit').spinner({ min: 0 });
+    $('#node-input-dedupeWindow').spinner({ min: 0 });
+    $('#node-input-maxParts').spinner({ min: 1, max: maxParts });
+    $('#node-input-queueSize').spinner({ min: 1 });
+    $('#node-input-retries').spinner({ min: 0, max: 10 });
+    $('#node-input-timeout').spinner({ min: 1 });
+    $('#node-input-advanced-toggle').on('click', function (e) {
+      e.preventDefault();
+      $('#node-input-advanced').toggle();
+    });
+  }
+
+  /** A recipient list for a node label: "+48500…, +48600…" → "+48500… +1". */
+  function shortList(to) {
+    var list = String(to || '').split(',');
+    return list[0].trim() + (list.length > 1 ? ' +' + (list.length - 1) : '');
+  }
+
+  window.SmsNotify = {
+    testConnection: testConnection,
+    shortId: shortId,
+    shortList: shortList,
+    wholeNumber: wholeNumber,
+    sinkDefaults: sinkDefaults,
+    prepareSinkDialog: prepareSinkDialog,
+    category: 'SMS notify',
+  };
 })();

@@ -58,6 +58,24 @@ function noNewErrors(editor: Editor, mark: number, what: string): void {
   assert.deepStrictEqual(errors, [], `${what}: browser console errors`);
 }
 
+/** The storm-guard fields of an open sink dialog, and whether a bad rate limit is marked red. */
+async function sinkGuardFields(editor: Editor) {
+  const field = (name: string) => editor.page.locator(`#node-input-${name}`);
+  if ((await field('rateLimit').count()) !== 1) return undefined;
+  const rateLimit = await field('rateLimit').inputValue();
+  await field('rateLimit').fill('ten');
+  await field('rateLimit').press('End');
+  const badMarked = await field('rateLimit').evaluate((el) => el.classList.contains('input-error'));
+  await field('rateLimit').fill(rateLimit);
+  await field('rateLimit').press('End');
+  return {
+    rateLimit,
+    dedupeWindow: await field('dedupeWindow').inputValue(),
+    maxParts: await field('maxParts').inputValue(),
+    badMarked,
+  };
+}
+
 describe('e2e: editor', function () {
   let env: E2eEnv;
   let editor: Editor;
@@ -162,6 +180,8 @@ describe('e2e: editor', function () {
         const [x, y] = nextSpot();
         const id = await editor.dragFromPalette(info.type, x, y);
         await editor.editNode(id);
+        // sinks: the pipeline's storm guards default on, and a bad value is marked red before deploy
+        const guards = await sinkGuardFields(editor);
         const help = await editor.showHelpFromTray();
         await editor.hideHelpTopics();
         const shot = await editor.screenshot(`dialog-${fileName(info.type)}`);
@@ -173,6 +193,12 @@ describe('e2e: editor', function () {
         );
         assert.ok(saved, 'node gone after Done');
         assert.deepStrictEqual(helpProblems(help, info), [], `help of "${info.type}"`);
+        if (/ out$/.test(info.type))
+          assert.deepStrictEqual(
+            guards,
+            { rateLimit: '10', dedupeWindow: '60', maxParts: '3', badMarked: true },
+            `storm guard fields of "${info.type}"`,
+          );
         noNewErrors(editor, mark, info.type);
       });
     }
