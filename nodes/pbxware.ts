@@ -63,19 +63,9 @@ export = function (RED: NodeAPI) {
           mode: voicemail ? 'voicemail' : 'sms',
         })
       : undefined;
-    const sinkConfig: SinkConfig = {
-      to: voicemail ? config.extension : config.to,
-      message: config.message,
-      rateLimit: config.rateLimit,
-      dedupeWindow: config.dedupeWindow,
-      maxParts: config.maxParts,
-      tooLong: config.tooLong,
-      defaultCountry: voicemail ? undefined : config.defaultCountry,
-      queueSize: config.queueSize,
-      overflow: config.overflow,
-      retries: config.retries,
-      timeout: config.timeout,
-    };
+    const sinkConfig: SinkConfig = voicemail
+      ? { ...config, to: config.extension, defaultCountry: undefined }
+      : config;
     // In voicemail mode the recipients are extensions: msg.extension is accepted as well as msg.to.
     const host: SinkHost = voicemail
       ? withExtensionInput(this as unknown as SinkHost)

@@ -99,26 +99,7 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    attachSink(
-      this as unknown as SinkHost,
-      {
-        to: config.to,
-        message: config.message,
-        from,
-        rateLimit: config.rateLimit,
-        dedupeWindow: config.dedupeWindow,
-        maxParts: config.maxParts,
-        tooLong: config.tooLong,
-        defaultCountry: config.defaultCountry,
-        queueSize: config.queueSize,
-        overflow: config.overflow,
-        retries: config.retries,
-        timeout: config.timeout,
-        concurrency: config.concurrency,
-      },
-      gateway?.provider,
-      t,
-    );
+    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t);
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };

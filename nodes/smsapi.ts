@@ -75,25 +75,7 @@ export = function (RED: NodeAPI) {
         return;
       }
     }
-    attachSink(
-      host,
-      {
-        to: config.to,
-        message: config.message,
-        from: config.from,
-        rateLimit: config.rateLimit,
-        dedupeWindow: config.dedupeWindow,
-        maxParts: config.maxParts,
-        tooLong: config.tooLong,
-        defaultCountry: config.defaultCountry,
-        queueSize: config.queueSize,
-        overflow: config.overflow,
-        retries: config.retries,
-        timeout: config.timeout,
-      },
-      provider,
-      t,
-    );
+    attachSink(host, config, provider, t);
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };
