@@ -208,8 +208,8 @@ describe('pbxware nodes (through Node-RED)', function () {
     assert.strictEqual(fake.requests.length, 1);
   });
 
-  it('transient failures (503, non-JSON) are retried and send ONE SMS', async () => {
-    fake.failNext = [503, 'html'];
+  it('transient failures (503, 502) are retried and send ONE SMS', async () => {
+    fake.failNext = [503, 502];
     await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
     const sent = collect('h');
     const caught = collect('hc');
@@ -219,6 +219,22 @@ describe('pbxware nodes (through Node-RED)', function () {
     assert.strictEqual(fake.sent.length, 1);
     assert.strictEqual(sent[0].sms.attempts, 3);
     assert.strictEqual(caught.length, 0);
+  });
+
+  it('a 200 that is not JSON is not resubmitted: the PBX may have sent the SMS (no second one)', async () => {
+    fake.failNext = [503, 'malformed-accept'];
+    await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
+    const sent = collect('h');
+    const caught = collect('hc');
+    helper.getNode('out').receive({ payload: 'once only' });
+    await waitFor(() => caught.length === 1);
+    await delay(100);
+    assert.strictEqual(fake.requests.length, 2, 'the 503 was retried, the garbled 200 was not');
+    assert.strictEqual(fake.sent.length, 1);
+    assert.strictEqual(sent.length, 0);
+    assert.strictEqual(caught[0].error.code, 'SMS_PROVIDER');
+    assert.match(caught[0].error.message, /not JSON.*may have been sent, so it is not retried/);
+    assert.strictEqual(caught[0].sms.attempts, 2);
   });
 
   it('an unreachable PBX ends in SMS_NETWORK without the URL or key in the error', async () => {

@@ -53,9 +53,27 @@ export interface FakeCpaasRequest {
   body?: unknown;
 }
 
+/**
+ * Where a test can make the fake drop a connection, in protocol order: `token` / `channel` /
+ * `subscribe` destroy the HTTP socket of that request before it is processed; `upgrade` destroys the
+ * socket before the 101; `open` terminates the notification socket right after the upgrade;
+ * `subscribed` terminates the channel's sockets right after a subscription was answered.
+ */
+export const CPAAS_DROP_PHASES = ['token', 'channel', 'upgrade', 'open', 'subscribe', 'subscribed'] as const;
+export type CpaasDropPhase = (typeof CPAAS_DROP_PHASES)[number];
+
+/** Requests a test can make the fake never answer. */
+export type CpaasHangRoute = 'token' | 'channel' | 'subscribe';
+
 export interface ScriptedAnswer {
   status: number;
   body?: unknown;
+  /** answer this text as the body instead of JSON (e.g. truncated JSON) */
+  raw?: string;
+  /** never answer (until close) */
+  hang?: boolean;
+  /** destroy the connection without an answer */
+  drop?: boolean;
   headers?: Record<string, string>;
   /** wait this long before answering */
   delayMs?: number;
@@ -103,6 +121,11 @@ export type NotificationType =
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
+/** A body sent as is (not JSON-encoded): for answers that are not valid JSON. */
+class RawBody {
+  constructor(readonly text: string) {}
+}
+
 function b64url(value: unknown): string {
   return Buffer.from(JSON.stringify(value)).toString('base64url');
 }
@@ -140,6 +163,23 @@ export class FakeCpaas {
   sendDelayMs = 0;
   /** refuse every bearer token, even fresh ones (401 on every call) */
   refuseTokens = false;
+  /** answer every HTTP request this much later (a slow server) */
+  httpDelayMs = 0;
+  /** connections dropped by dropAt(), per phase */
+  readonly dropped: Record<CpaasDropPhase, number> = {
+    token: 0,
+    channel: 0,
+    upgrade: 0,
+    open: 0,
+    subscribe: 0,
+    subscribed: 0,
+  };
+  /** requests left unanswered by hangNext() */
+  hung = 0;
+  private readonly drops = new Map<CpaasDropPhase, number>();
+  /** drops decided but not done yet (the answer goes out first) */
+  private dropsUnderway = 0;
+  private readonly hangs = new Map<CpaasHangRoute, number>();
   readonly tokens = new Map<string, TokenInfo>();
   readonly channels = new Map<string, FakeChannel>();
   readonly subscriptions = new Map<string, FakeSubscription>();
@@ -221,6 +261,39 @@ export class FakeCpaas {
     this.sendScript.push(...answers);
   }
 
+  /** The next `count` connections that reach `phase` are dropped there (see CPAAS_DROP_PHASES). */
+  dropAt(phase: CpaasDropPhase, count = 1): void {
+    this.drops.set(phase, (this.drops.get(phase) ?? 0) + count);
+  }
+
+  /** drops armed by dropAt() that have not happened yet */
+  get pendingDrops(): number {
+    let n = this.dropsUnderway;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  /** the next `count` requests to `route` are never answered */
+  hangNext(route: CpaasHangRoute, count = 1): void {
+    this.hangs.set(route, (this.hangs.get(route) ?? 0) + count);
+  }
+
+  private dropHere(phase: CpaasDropPhase): boolean {
+    const left = this.drops.get(phase) ?? 0;
+    if (left <= 0) return false;
+    this.drops.set(phase, left - 1);
+    this.dropped[phase]++;
+    return true;
+  }
+
+  private hangHere(route: CpaasHangRoute): boolean {
+    const left = this.hangs.get(route) ?? 0;
+    if (left <= 0) return false;
+    this.hangs.set(route, left - 1);
+    this.hung++;
+    return true;
+  }
+
   /** make every issued token invalid (401 on the next call) */
   revokeTokens(): void {
     for (const info of this.tokens.values()) info.revoked = true;
@@ -284,7 +357,7 @@ export class FakeCpaas {
     return this.deliver(destination, frame);
   }
 
-  /** Send a raw frame (string or object) to the sockets subscribed for `destination`, or to every socket. */
+  /** Send a raw frame (string, Buffer = binary, or object) to the sockets subscribed for `destination`, or to every socket. */
   pushRaw(frame: unknown, destination?: string): number {
     return this.deliver(destination, frame);
   }
@@ -353,7 +426,8 @@ export class FakeCpaas {
 
   private deliver(destination: string | undefined, frame: unknown): number {
     if (this.stalled) return 0;
-    const data = typeof frame === 'string' ? frame : JSON.stringify(frame);
+    // a Buffer goes out as a binary frame, a string as is, anything else as JSON text
+    const data = typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame);
     const channels = new Set<FakeChannel>();
     if (destination === undefined) for (const c of this.channels.values()) channels.add(c);
     else
@@ -406,7 +480,12 @@ export class FakeCpaas {
     if (!channel) return reject(404);
     const token = this.tokenInfo(url.searchParams.get('access_token') ?? '');
     if (!token || token.userId !== channel.userId) return reject(401);
+    if (this.dropHere('upgrade')) return void socket.destroy();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      if (this.dropHere('open')) {
+        ws.on('error', () => undefined);
+        return void ws.terminate();
+      }
       channel.sockets.add(ws);
       ws.on('close', (code) => {
         channel.sockets.delete(ws);
@@ -476,12 +555,39 @@ export class FakeCpaas {
     const method = req.method ?? 'GET';
     const record: FakeCpaasRequest = { method, path, status: 0, authorization: req.headers.authorization };
     this.requests.push(record);
-    const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+    const answer = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
       record.status = status;
+      if (res.destroyed) return;
+      if (status < 0) return void res.socket?.destroy();
       if (body === undefined) res.writeHead(status, headers).end();
       else
-        res.writeHead(status, { 'content-type': 'application/json', ...headers }).end(JSON.stringify(body));
+        res
+          .writeHead(status, { 'content-type': 'application/json', ...headers })
+          .end(body instanceof RawBody ? body.text : JSON.stringify(body));
     };
+    const reply = (status: number, body?: unknown, headers: Record<string, string> = {}) => {
+      if (this.httpDelayMs <= 0) return answer(status, body, headers);
+      setTimeout(() => answer(status, body, headers), this.httpDelayMs).unref();
+    };
+    const route: CpaasHangRoute | undefined =
+      method !== 'POST'
+        ? undefined
+        : path === '/cpaas/auth/v1/token'
+          ? 'token'
+          : /\/channels$/.test(path)
+            ? 'channel'
+            : /\/inbound\/subscriptions$/.test(path)
+              ? 'subscribe'
+              : undefined;
+    if (route && this.dropHere(route)) {
+      record.status = -1;
+      req.socket.destroy();
+      return;
+    }
+    if (route && this.hangHere(route)) {
+      record.status = -1;
+      return; // never answered; close() destroys the socket
+    }
 
     if (path === '/cpaas/auth/v1/token' && method === 'POST') {
       const form = Object.fromEntries(new URLSearchParams(raw));
@@ -678,6 +784,13 @@ export class FakeCpaas {
         notifyURL: channel.callbackURL,
         resourceURL,
       });
+      if (this.dropHere('subscribed')) {
+        this.dropsUnderway++;
+        setTimeout(() => {
+          this.dropsUnderway--;
+          for (const ws of channel.sockets) ws.terminate();
+        }, this.httpDelayMs + 5).unref();
+      }
       return reply(201, {
         subscription: {
           callbackReference: { notifyURL: channel.callbackURL },
@@ -734,7 +847,11 @@ export class FakeCpaas {
     const scripted = this.sendScript.shift();
     if (scripted) {
       if (scripted.process) this.accept(userId, sender, request, key);
+      if (scripted.hang) return; // never answered; close() destroys the socket
+      if (scripted.drop) return reply(-1); // the connection is destroyed, no answer
       if (scripted.delayMs) await new Promise((r) => setTimeout(r, scripted.delayMs));
+      if (scripted.raw !== undefined)
+        return reply(scripted.status, new RawBody(scripted.raw), scripted.headers);
       return reply(scripted.status, scripted.body, scripted.headers);
     }
     if (this.sendDelayMs) await new Promise((r) => setTimeout(r, this.sendDelayMs));

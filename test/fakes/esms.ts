@@ -34,6 +34,14 @@ export interface UpgradeRecord {
 
 const SECRET = 'fake-esms-signing-secret';
 
+/**
+ * Where a test can make the fake drop a connection, in protocol order: `upgrade` destroys the socket
+ * before the 101 (the cookie is being checked); `open` terminates right after the upgrade; `ping`
+ * terminates when the client's ping arrives (never answered).
+ */
+export const ESMS_DROP_PHASES = ['upgrade', 'open', 'ping'] as const;
+export type EsmsDropPhase = (typeof ESMS_DROP_PHASES)[number];
+
 function b64url(data: Buffer | string): string {
   return Buffer.from(data).toString('base64').replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_');
 }
@@ -75,6 +83,17 @@ export class FakeEsms {
   balance = 2000;
   currency = 'UGX';
   costPerSegment = 1.2;
+  /** connections dropped by dropAt(), per phase */
+  readonly dropped: Record<EsmsDropPhase, number> = { upgrade: 0, open: 0, ping: 0 };
+  /** upgrades held open without an answer by ignoreUpgrades() */
+  ignoredUpgrades = 0;
+  /** answer upgrades / pings this much later (a slow server) */
+  upgradeDelayMs = 0;
+  pongDelayMs = 0;
+  private readonly drops = new Map<EsmsDropPhase, number>();
+  private ignoreUpgradeCount = 0;
+  private readonly held = new Set<Duplex>();
+  private readonly timers = new Set<NodeJS.Timeout>();
   private port = 0;
 
   constructor() {
@@ -176,6 +195,50 @@ export class FakeEsms {
     }
   }
 
+  /** Send raw data (text or binary) to every open socket. */
+  pushRaw(data: string | Buffer, binary = Buffer.isBuffer(data)): void {
+    for (const ws of this.sockets) if (ws.readyState === WebSocket.OPEN) ws.send(data, { binary });
+  }
+
+  /** The next `count` connections that reach `phase` are dropped there (see ESMS_DROP_PHASES). */
+  dropAt(phase: EsmsDropPhase, count = 1): void {
+    this.drops.set(phase, (this.drops.get(phase) ?? 0) + count);
+  }
+
+  /** drops armed by dropAt() that have not happened yet */
+  get pendingDrops(): number {
+    let n = 0;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  /** the next `count` upgrade requests are never answered (the TCP socket stays open, silent) */
+  ignoreUpgrades(count = 1): void {
+    this.ignoreUpgradeCount += count;
+  }
+
+  /** upgrade requests held unanswered now */
+  get heldUpgrades(): number {
+    return this.held.size;
+  }
+
+  private dropHere(phase: EsmsDropPhase): boolean {
+    const left = this.drops.get(phase) ?? 0;
+    if (left <= 0) return false;
+    this.drops.set(phase, left - 1);
+    this.dropped[phase]++;
+    return true;
+  }
+
+  private later(ms: number, fn: () => void): void {
+    if (ms <= 0) return fn();
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+
   /** Kill every socket without a close frame (a dropped link). */
   drop(): void {
     for (const ws of this.sockets) ws.terminate();
@@ -186,6 +249,25 @@ export class FakeEsms {
   }
 
   private onUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (this.ignoreUpgradeCount > 0) {
+      this.ignoreUpgradeCount--;
+      this.ignoredUpgrades++;
+      this.held.add(socket);
+      socket.on('close', () => this.held.delete(socket));
+      socket.on('error', () => undefined);
+      return;
+    }
+    if (this.dropHere('upgrade')) return void socket.destroy();
+    if (this.upgradeDelayMs > 0) {
+      socket.on('error', () => undefined);
+      return this.later(this.upgradeDelayMs, () => {
+        if (!socket.destroyed) this.answerUpgrade(req, socket, head);
+      });
+    }
+    this.answerUpgrade(req, socket, head);
+  }
+
+  private answerUpgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
     const path = (req.url ?? '').split('?')[0];
     const token = parseCookies(req.headers.cookie).esms_access_token;
     const reject = (status: number, detail: string) => {
@@ -209,6 +291,7 @@ export class FakeEsms {
       this.sockets.add(ws);
       ws.on('close', () => this.sockets.delete(ws));
       ws.on('error', () => {});
+      if (this.dropHere('open')) return void ws.terminate();
       ws.on('message', (data) => {
         let frame: unknown;
         try {
@@ -219,10 +302,13 @@ export class FakeEsms {
         this.received.push(frame);
         if ((frame as { type?: unknown })?.type === 'ping') {
           this.pings++;
-          if (!this.stalled) {
-            this.pongs++;
-            ws.send(JSON.stringify({ type: 'pong' }));
-          }
+          if (this.dropHere('ping')) return void ws.terminate();
+          if (!this.stalled)
+            this.later(this.pongDelayMs, () => {
+              if (this.stalled || ws.readyState !== WebSocket.OPEN) return;
+              this.pongs++;
+              ws.send(JSON.stringify({ type: 'pong' }));
+            });
         }
       });
     });
@@ -322,6 +408,9 @@ export class FakeEsms {
   }
 
   async close(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    for (const socket of this.held) socket.destroy();
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));

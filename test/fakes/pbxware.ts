@@ -23,7 +23,12 @@ export const PBX_ERRORS = {
 } as const;
 
 export type PbxErrorMode = keyof typeof PBX_ERRORS;
-export type PbxFailure = 500 | 502 | 503 | 'html' | 'drop' | 429;
+/**
+ * One-off failures: HTTP 5xx/429, a non-JSON page, a dropped socket (before processing); `hang` never
+ * answers; the `-accept` forms process the SMS first (it counts as sent), then lose or garble the answer.
+ */
+export type PbxFailure =
+  500 | 502 | 503 | 'html' | 'drop' | 429 | 'hang' | 'hang-accept' | 'drop-accept' | 'malformed-accept';
 
 export interface PbxRequest {
   method: string;
@@ -59,6 +64,8 @@ export class FakePbxware {
   errorStatus = 200;
   /** one-off failures, consumed in order by the next requests */
   failNext: PbxFailure[] = [];
+  /** the Retry-After (seconds) of a scripted 429 */
+  retryAfterS = 1;
   private nextId = 1000;
   private port = 0;
 
@@ -101,17 +108,25 @@ export class FakePbxware {
         answer: undefined,
       };
       const failure = this.failNext.shift();
-      if (failure === 'drop') {
+      if (failure === 'drop' || failure === 'hang') {
         record.status = -1;
         this.requests.push(record);
-        req.socket.destroy();
+        if (failure === 'drop') req.socket.destroy();
         return;
       }
       const reply = (status: number, answer: unknown, headers: Record<string, string> = {}) => {
         record.status = status;
         record.answer = answer;
         this.requests.push(record);
-        const text = typeof answer === 'string' ? answer : JSON.stringify(answer);
+        const accepted = status === 200 && !(answer as { error?: unknown })?.error;
+        if (accepted && (failure === 'drop-accept' || failure === 'hang-accept')) {
+          // processed (counts in `sent`), but the answer never arrives
+          if (failure === 'drop-accept') req.socket.destroy();
+          return;
+        }
+        let text = typeof answer === 'string' ? answer : JSON.stringify(answer);
+        // processed, then an answer cut short: not valid JSON
+        if (accepted && failure === 'malformed-accept') text = text.slice(0, Math.max(1, text.length - 6));
         res.writeHead(status, {
           'Content-Type': typeof answer === 'string' ? 'text/html' : 'application/json',
           'Content-Length': Buffer.byteLength(text),
@@ -120,7 +135,8 @@ export class FakePbxware {
         res.end(text);
       };
       if (failure === 'html') return reply(200, '<html><body>Login</body></html>');
-      if (failure === 429) return reply(429, { error: 'Too many requests' }, { 'Retry-After': '1' });
+      if (failure === 429)
+        return reply(429, { error: 'Too many requests' }, { 'Retry-After': String(this.retryAfterS) });
       if (typeof failure === 'number') return reply(failure, { error: 'Internal Server Error' });
       const error = (text: string) => reply(this.errorStatus, { error: text });
 

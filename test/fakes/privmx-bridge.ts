@@ -110,7 +110,18 @@ export interface FakeBridgeOptions {
   demoIntervalMs?: number;
   /** answer WebSocket requests after a random delay up to this, so answers come out of order */
   responseJitterMs?: number;
+  /** answer every WebSocket request this much later (a slow server) */
+  responseDelayMs?: number;
 }
+
+/**
+ * Where a test can make the fake drop a socket (terminate, no close frame), in protocol order:
+ * `connect` right after the upgrade; `auth` when manager/auth arrives (never answered); `bind` when
+ * manager/bindAccessToken arrives (auth answered, nothing bound); `subscribe` when
+ * manager/subscribeToChannel arrives (never answered); `subscribed` right after answering it.
+ */
+export const BRIDGE_DROP_PHASES = ['connect', 'auth', 'bind', 'subscribe', 'subscribed'] as const;
+export type BridgeDropPhase = (typeof BRIDGE_DROP_PHASES)[number];
 
 export interface FakeBridgeStats {
   authCalls: { api_key_credentials: number; refresh_token: number; api_key_signature: number };
@@ -125,6 +136,10 @@ export interface FakeBridgeStats {
   terminatedForSilence: number;
   delivered: number;
   closeCodes: number[];
+  /** sockets dropped by dropAt(), per phase */
+  dropped: Record<BridgeDropPhase, number>;
+  /** requests left unanswered by ignoreNext() */
+  ignored: number;
 }
 
 export interface RecordedRequest {
@@ -327,11 +342,14 @@ export class FakePrivmxBridge {
     terminatedForSilence: 0,
     delivered: 0,
     closeCodes: [],
+    dropped: { connect: 0, auth: 0, bind: 0, subscribe: 0, subscribed: 0 },
+    ignored: 0,
   };
   readonly requests: RecordedRequest[] = [];
   accessTokenLifetimeMs: number;
   refreshTokenLifetimeMs: number;
   responseJitterMs: number;
+  responseDelayMs: number;
   readonly maxSessions: number;
 
   private readonly apiKeys = new Map<string, FakeApiKey>();
@@ -345,6 +363,10 @@ export class FakePrivmxBridge {
   private nextSessionId = 1;
   private nextClientId = 1;
   private readonly failures = new Map<string, RpcFailure[]>();
+  private readonly drops = new Map<BridgeDropPhase, number>();
+  /** drops decided but not done yet (the answer goes out first) */
+  private dropsUnderway = 0;
+  private readonly ignores = new Map<string, number>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private closed = false;
   private port = 0;
@@ -357,6 +379,7 @@ export class FakePrivmxBridge {
     this.refreshTokenLifetimeMs = opts.refreshTokenLifetimeMs ?? 7 * 24 * 3_600_000;
     this.maxSessions = opts.maxSessions ?? 16;
     this.responseJitterMs = opts.responseJitterMs ?? 0;
+    this.responseDelayMs = opts.responseDelayMs ?? 0;
     for (const key of opts.apiKeys ?? []) this.addApiKey(key.id, key.secret, key.scopes);
     this.server = http.createServer((req, res) => this.handleHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true });
@@ -487,6 +510,32 @@ export class FakePrivmxBridge {
     this.failures.set(method, list);
   }
 
+  /** The next `count` sockets that reach `phase` are dropped there (see BRIDGE_DROP_PHASES). */
+  dropAt(phase: BridgeDropPhase, count = 1): void {
+    this.drops.set(phase, (this.drops.get(phase) ?? 0) + count);
+  }
+
+  /** consume one armed drop at `phase`: true = drop this socket now */
+  private dropHere(phase: BridgeDropPhase): boolean {
+    const left = this.drops.get(phase) ?? 0;
+    if (left <= 0) return false;
+    this.drops.set(phase, left - 1);
+    this.stats.dropped[phase]++;
+    return true;
+  }
+
+  /** drops armed by dropAt() that have not happened yet */
+  get pendingDrops(): number {
+    let n = this.dropsUnderway;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  /** The next `count` `method` requests are never answered (the socket stays open and keeps pinging). */
+  ignoreNext(method: string, count = 1): void {
+    this.ignores.set(method, (this.ignores.get(method) ?? 0) + count);
+  }
+
   /** Forget every server-side session (their tokens stop working). */
   revokeAllSessions(): void {
     this.sessions.length = 0;
@@ -581,18 +630,27 @@ export class FakePrivmxBridge {
       this.clients.delete(client);
     });
     ws.on('error', () => undefined);
+    if (this.dropHere('connect')) ws.terminate();
   }
 
   private handleWsText(client: Client, text: string): void {
+    let dropAfterReply = false;
     const reply = (body: unknown) => {
       const send = () => {
         if (client.ws.readyState === WebSocket.OPEN && !client.stalled) client.ws.send(JSON.stringify(body));
+        // the answer is on its way; the socket dies right after it
+        if (dropAfterReply)
+          setImmediate(() => {
+            this.dropsUnderway--;
+            client.ws.terminate();
+          });
       };
-      if (this.responseJitterMs > 0) {
+      const delay = this.responseDelayMs + Math.random() * this.responseJitterMs;
+      if (delay > 0) {
         const t = setTimeout(() => {
           this.pendingTimers.delete(t);
           send();
-        }, Math.random() * this.responseJitterMs);
+        }, delay);
         this.pendingTimers.add(t);
       } else send();
     };
@@ -601,6 +659,28 @@ export class FakePrivmxBridge {
     this.stats.wsRequests++;
     const { id, method, params } = request;
     this.record('ws', method, params);
+    const phase =
+      method === 'manager/auth'
+        ? 'auth'
+        : method === 'manager/bindAccessToken'
+          ? 'bind'
+          : method === 'manager/subscribeToChannel'
+            ? 'subscribe'
+            : undefined;
+    if (phase && this.dropHere(phase)) {
+      client.ws.terminate();
+      return;
+    }
+    const ignoring = this.ignores.get(method) ?? 0;
+    if (ignoring > 0) {
+      this.ignores.set(method, ignoring - 1);
+      this.stats.ignored++;
+      return;
+    }
+    if (method === 'manager/subscribeToChannel' && this.dropHere('subscribed')) {
+      dropAfterReply = true;
+      this.dropsUnderway++;
+    }
     try {
       this.injected(method);
       let result: unknown;

@@ -73,6 +73,14 @@ export interface SentSms {
   at: number;
 }
 
+/**
+ * Where a test can make the fake drop a connection, in protocol order: `token` destroys the HTTP
+ * socket of a POST /v1/ws/token before it is answered; `upgrade` destroys the socket before the 101;
+ * `auth` terminates when the auth frame arrives (never answered); `authed` right after auth_ok.
+ */
+export const GATEWAY_DROP_PHASES = ['token', 'upgrade', 'auth', 'authed'] as const;
+export type GatewayDropPhase = (typeof GATEWAY_DROP_PHASES)[number];
+
 interface Peer {
   ws: WebSocket;
   ip: string;
@@ -85,6 +93,12 @@ interface Scripted {
   status: number;
   body: unknown;
   headers?: Record<string, string>;
+  /** accept the SMS (it counts as sent), then answer 202 with a body that is not JSON */
+  malformed?: boolean;
+  /** never answer (until close); accept = the SMS counts as sent (a lost answer) */
+  hang?: { accept: boolean };
+  /** destroy the connection without an answer; accept = the SMS counts as sent first */
+  drop?: { accept: boolean };
 }
 
 const MAX_BODY = 100 * 1024;
@@ -100,6 +114,12 @@ export class FakeSmsGateway {
   readonly pushed: unknown[] = [];
   /** WebSocket upgrades accepted */
   upgrades = 0;
+  /** connections dropped by dropAt(), per phase */
+  readonly dropped: Record<GatewayDropPhase, number> = { token: 0, upgrade: 0, auth: 0, authed: 0 };
+  /** auth frames left unanswered by ignoreAuth() */
+  ignoredAuths = 0;
+  /** answer auth frames this much later (a slow server) */
+  authDelayMs = 0;
 
   private readonly keys: Map<string, FakeKey>;
   private readonly clock: Pick<Clock, 'now'>;
@@ -114,6 +134,10 @@ export class FakeSmsGateway {
   private readonly lockedUntil = new Map<string, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private scripted: Scripted[] = [];
+  private readonly drops = new Map<GatewayDropPhase, number>();
+  /** drops decided but not done yet (the answer goes out first) */
+  private dropsUnderway = 0;
+  private ignoreAuths = 0;
   private pingTimer?: NodeJS.Timeout;
   private seq = 0;
   port = 0;
@@ -190,6 +214,46 @@ export class FakeSmsGateway {
     headers?: Record<string, string>,
   ): void {
     for (let i = 0; i < count; i++) this.scripted.push({ status, body: { error }, headers });
+  }
+
+  /** the next `count` sends are accepted, then answered 202 with malformed JSON */
+  acceptMalformed(count = 1): void {
+    for (let i = 0; i < count; i++) this.scripted.push({ status: 202, body: undefined, malformed: true });
+  }
+
+  /** the next `count` sends are never answered; accept = each counts as sent (its answer is lost) */
+  hangSends(count = 1, accept = false): void {
+    for (let i = 0; i < count; i++) this.scripted.push({ status: 0, body: undefined, hang: { accept } });
+  }
+
+  /** the next `count` sends lose their connection unanswered; accept = each counts as sent first */
+  dropSends(count = 1, accept = false): void {
+    for (let i = 0; i < count; i++) this.scripted.push({ status: 0, body: undefined, drop: { accept } });
+  }
+
+  /** The next `count` connections that reach `phase` are dropped there (see GATEWAY_DROP_PHASES). */
+  dropAt(phase: GatewayDropPhase, count = 1): void {
+    this.drops.set(phase, (this.drops.get(phase) ?? 0) + count);
+  }
+
+  /** drops armed by dropAt() that have not happened yet */
+  get pendingDrops(): number {
+    let n = this.dropsUnderway;
+    for (const v of this.drops.values()) n += v;
+    return n;
+  }
+
+  /** the next `count` auth frames are never answered (the socket stays open, silent) */
+  ignoreAuth(count = 1): void {
+    this.ignoreAuths += count;
+  }
+
+  private dropHere(phase: GatewayDropPhase): boolean {
+    const left = this.drops.get(phase) ?? 0;
+    if (left <= 0) return false;
+    this.drops.set(phase, left - 1);
+    this.dropped[phase]++;
+    return true;
   }
 
   /** push an sms_status to the tenant's authenticated sockets */
@@ -351,6 +415,11 @@ export class FakeSmsGateway {
     this.hits.set(bearer, hits);
 
     if (route === 'token') {
+      if (this.dropHere('token')) {
+        record.status = -1;
+        req.socket.destroy();
+        return;
+      }
       const token = `wst_${randomBytes(32).toString('hex')}`;
       this.tokens.set(token, { key: bearer, expiresAt: now + this.opts.tokenTtlMs, used: false });
       this.tokensIssued.push(token);
@@ -366,26 +435,45 @@ export class FakeSmsGateway {
     // send
     if (raw === undefined) return reply(413, { error: 'Request body too large' });
     const scripted = this.scripted.shift();
-    if (scripted) return reply(scripted.status, scripted.body, scripted.headers);
+    if (scripted && !scripted.malformed && !scripted.hang && !scripted.drop)
+      return reply(scripted.status, scripted.body, scripted.headers);
     let body: Record<string, unknown>;
     try {
       body = JSON.parse(raw || '{}');
     } catch {
       return reply(400, { error: 'Invalid JSON' });
     }
+    if (scripted?.hang || scripted?.drop) {
+      record.status = -1;
+      if (scripted.hang?.accept || scripted.drop?.accept) this.acceptSms(body, key, now);
+      if (scripted.drop) req.socket.destroy();
+      return; // never answered (a hang: close() destroys the socket)
+    }
+    if (scripted?.malformed) {
+      const sms = this.acceptSms(body, key, now);
+      record.status = 202;
+      res.writeHead(202, { 'content-type': 'application/json' });
+      res.end(`{"messageId":"${sms.messageId}","status":`);
+      return;
+    }
     record.body = body;
-    const { to, from, body: text, userId } = body;
+    const { to, from, body: text } = body;
     if (!to || !from || !text) return reply(400, { error: 'to, from, and body are required' });
     if (typeof to !== 'string' || typeof from !== 'string' || !E164.test(to) || !E164.test(from))
       return reply(400, { error: 'to and from must be valid E.164 phone numbers' });
     if (typeof text !== 'string' || text.length < 1 || text.length > 1600)
       return reply(400, { error: 'body must be 1-1600 characters' });
+    const sms = this.acceptSms(body, key, now);
+    return reply(202, { messageId: sms.messageId, status: 'queued' });
+  }
+
+  private acceptSms(body: Record<string, unknown>, key: FakeKey, now: number): SentSms {
     const sms: SentSms = {
       messageId: `msg_${randomBytes(6).toString('hex')}`,
-      to,
-      from,
-      body: text,
-      userId: typeof userId === 'string' ? userId : undefined,
+      to: String(body.to ?? ''),
+      from: String(body.from ?? ''),
+      body: String(body.body ?? ''),
+      userId: typeof body.userId === 'string' ? body.userId : undefined,
       tenantId: key.tenantId ?? TENANT,
       appId: key.appId ?? APP,
       status: 'queued',
@@ -393,7 +481,7 @@ export class FakeSmsGateway {
     };
     this.sent.push(sms);
     this.progress(sms);
-    return reply(202, { messageId: sms.messageId, status: 'queued' });
+    return sms;
   }
 
   /** queued → sending → sent | failed, as sms_status events */
@@ -458,6 +546,7 @@ export class FakeSmsGateway {
       return refuse(429, 'Too many failed authentication attempts. Try again later.', {
         'retry-after': String(Math.ceil(lockedMs / 1000)),
       });
+    if (this.dropHere('upgrade')) return void socket.destroy();
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       this.upgrades++;
       const peer: Peer = { ws, ip, authed: false, stalled: false };
@@ -470,6 +559,24 @@ export class FakeSmsGateway {
 
   private onFrame(peer: Peer, text: string, isBinary: boolean): void {
     if (peer.authed) return; // the gateway processes nothing else from clients
+    if (this.dropHere('auth')) return void peer.ws.terminate();
+    if (this.ignoreAuths > 0) {
+      this.ignoreAuths--;
+      this.ignoredAuths++;
+      return;
+    }
+    if (this.authDelayMs > 0) {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        if (peer.ws.readyState === WebSocket.OPEN) this.answerAuth(peer, text, isBinary);
+      }, this.authDelayMs);
+      this.timers.add(t);
+      return;
+    }
+    this.answerAuth(peer, text, isBinary);
+  }
+
+  private answerAuth(peer: Peer, text: string, isBinary: boolean): void {
     const refuse = (via: AuthAttempt['via'], error: string) => {
       this.recordAuth(peer.ip, via, false, error);
       peer.ws.send(JSON.stringify({ type: 'auth_error', error }));
@@ -504,6 +611,13 @@ export class FakeSmsGateway {
     peer.authed = true;
     peer.tenantId = key.tenantId ?? TENANT;
     peer.ws.send(JSON.stringify({ type: 'auth_ok' }));
+    if (this.dropHere('authed')) {
+      this.dropsUnderway++;
+      setImmediate(() => {
+        this.dropsUnderway--;
+        peer.ws.terminate();
+      });
+    }
   }
 
   private broadcast(event: Record<string, unknown>, tenantId: string): void {

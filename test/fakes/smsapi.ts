@@ -40,8 +40,10 @@ export type Step =
   | { kind: 'error'; code: number; message?: string; invalidNumbers?: string[] }
   /** never answer (until close); accept:true = the SMS counts as sent (a lost answer) */
   | { kind: 'hang'; accept?: boolean }
-  /** 200 application/json with a body that is not JSON */
-  | { kind: 'malformed' }
+  /** 200 application/json with a body that is not JSON; accept:true = the SMS counts as sent first */
+  | { kind: 'malformed'; accept?: boolean }
+  /** the connection is destroyed without an answer; accept:true = the SMS counts as sent first */
+  | { kind: 'drop'; accept?: boolean }
   /** 200 with the success JSON but text/plain */
   | { kind: 'no-content-type' };
 
@@ -270,8 +272,12 @@ export class FakeSmsapi {
           if (step.accept) this.accept(record);
           return; // never answer; close() destroys the socket
         case 'malformed':
+          if (step.accept) this.accept(record);
           res.writeHead(200, { 'Content-Type': 'application/json' });
           return void res.end('{"count":1,"list":[{"id":');
+        case 'drop':
+          if (step.accept) this.accept(record);
+          return void res.socket?.destroy();
         case 'no-content-type': {
           const ok = this.accept(record);
           if (typeof ok === 'number') return this.messageError(res, ok);

@@ -249,6 +249,8 @@ describe('lib/privmx PrivmxConnection against the fake Bridge', function () {
     assert.strictEqual(fake.stats.authCalls.api_key_credentials, 2);
     await c.close();
 
+    // a new connection would start from c's saved refresh token: revoked, so it authenticates with the credentials
+    fake.revokeAllSessions();
     const d = connect();
     fake.failNext('manager/bindAccessToken', 21);
     d.register(new User(['thread']));
@@ -272,5 +274,43 @@ describe('lib/privmx PrivmxConnection against the fake Bridge', function () {
     assert.strictEqual(c.state.code, 'SCOPE');
     assert.match(c.state.reason!, /no "solution:\*" scope/);
     assert.ok(warned.some((w) => w.includes('solution scope')));
+  });
+  it('a frame over maxFrameBytes is logged once and skipped; the link stays and events keep coming', async () => {
+    ({ fake, keyId, secret } = await startFakeBridge());
+    const c = connect({ maxFrameBytes: 4096 });
+    const user = new User(['thread']);
+    c.register(user);
+    await waitFor(() => c.state.phase === 'subscribed');
+    const big = fakeEvents.threadNewMessage({ id: 'big', publicMeta: { blob: 'x'.repeat(8192) } });
+    fake.emit(big);
+    fake.emit(big);
+    fake.emit(fakeEvents.threadNewMessage({ id: 'small' }));
+    await waitFor(() => user.events.length === 1, 3000, 'the small event');
+    assert.deepStrictEqual(
+      user.events.map((e) => e.id),
+      ['small'],
+    );
+    // reported under one kind (the node's OnceLogger logs it once)
+    assert.strictEqual(warned.filter((w) => /frame of \d+ bytes \(limit 4096\)/.test(w)).length, 2);
+    assert.strictEqual(fake.stats.connections, 1);
+    assert.strictEqual(c.state.phase, 'subscribed');
+  });
+  it('a new connection with the same settings (a redeploy) starts from the saved refresh token: no new server session', async () => {
+    ({ fake, keyId, secret } = await startFakeBridge());
+    for (let i = 0; i < 20; i++) {
+      const c = connect();
+      c.register(new User(['thread']));
+      await waitFor(() => c.state.phase === 'subscribed' && fake.subscriptions().length === 1);
+      await c.close();
+      conn = undefined;
+    }
+    assert.strictEqual(fake.stats.authCalls.api_key_credentials, 1, 'one server session for 20 connections');
+    assert.strictEqual(fake.stats.authCalls.refresh_token, 19);
+    assert.strictEqual(fake.sessionCount(keyId), 1);
+    // another secret (or URL, key, solution) is another entry: never a token of other settings
+    const other = connect({}, { apiKeySecret: 'not-the-secret' });
+    other.register(new User(['thread']));
+    await waitFor(() => other.state.phase === 'error', 3000, 'refused');
+    assert.strictEqual(fake.stats.authCalls.refresh_token, 19);
   });
 });

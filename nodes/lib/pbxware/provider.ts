@@ -123,7 +123,8 @@ export interface PbxwareAnswer {
 
 /**
  * Send one request and classify the answer. HTTP 200 with an `error` key is a failure (permanent,
- * never retried); network errors, timeouts, 5xx, 429 and answers that are not JSON are transient.
+ * never retried); network errors, timeouts, 5xx, 429 and answers that are not JSON are transient
+ * (a 2xx that is not JSON, like a timeout, may follow a processed request: ambiguous, not resubmitted).
  * Nothing here ever contains the request URL (the action API carries the key in it).
  */
 export async function pbxwareCall(
@@ -191,8 +192,11 @@ export async function pbxwareCall(
   if (status >= 400)
     throw new SmsError('SMS_PROVIDER', `PBXware: request refused (HTTP ${status})`, { status });
   if (!json)
+    // a 2xx the PBX may have sent after it processed the request (a PHP notice before the JSON, a
+    // truncated body): transient, but ambiguous, so it is never resubmitted (no second SMS)
     throw new SmsError('SMS_PROVIDER', `PBXware: unexpected answer (HTTP ${status}, not JSON)`, {
       transient: true,
+      ambiguous: true,
       status,
     });
   return { status, body };

@@ -1,3 +1,4 @@
+import { createHash } from 'crypto';
 import WebSocket from 'ws';
 import {
   ConnectionError,
@@ -45,6 +46,8 @@ export interface PrivmxOptions extends ReconnectOptions {
   closeTimeoutMs: number;
   /** frames handled in one tick before the socket is paused until the flow caught up (setImmediate) */
   burstFrames: number;
+  /** frames larger than this are logged once and skipped (the link is kept) */
+  maxFrameBytes: number;
 }
 
 export const privmxDefaults: PrivmxOptions = {
@@ -57,6 +60,7 @@ export const privmxDefaults: PrivmxOptions = {
   refreshSkewMs: 5_000,
   closeTimeoutMs: 2_000,
   burstFrames: 64,
+  maxFrameBytes: 1 << 20,
 };
 
 /** Where the connection reports (the config node's log). Messages never contain secrets. */
@@ -205,6 +209,11 @@ function toTokens(result: unknown): TokenPair {
 
 const WS_OPEN = 1;
 
+function frameSize(data: WebSocket.RawData): number {
+  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
+  return (data as Buffer | ArrayBuffer).byteLength;
+}
+
 /** The part of PrivmxConnection a running session uses. */
 interface SessionHost {
   readonly settings: PrivmxSettings;
@@ -317,6 +326,12 @@ class Session {
     }
     if (isBinary) {
       this.host.log.warn('binary-frame', 'PrivMX Bridge sent a binary frame; skipped (logged once)');
+      return;
+    }
+    const size = frameSize(data);
+    const max = this.host.options.maxFrameBytes;
+    if (size > max) {
+      this.host.log.warn('oversized', `PrivMX Bridge sent a frame of ${size} bytes (limit ${max}); skipped`);
       return;
     }
     this.host.dispatch(Buffer.isBuffer(data) ? data.toString('utf8') : String(data), this.rpc);
@@ -598,12 +613,29 @@ class Session {
   }
 }
 
+/**
+ * Token pairs that outlive a connection. A redeploy (or a restart of the config node) creates a new
+ * PrivmxConnection; starting it with a credentials auth would open one more server session every time,
+ * and once the key has 16 the Bridge evicts the oldest, which may be another client's. So the last pair
+ * of each URL + key + secret + solution is kept here and the next connection starts with its refresh
+ * token (falling back to the credentials when it no longer works). Keyed by a hash: no secret is kept.
+ */
+const savedTokens = new Map<string, TokenPair>();
+
+function savedTokensKey(settings: PrivmxSettings): string | undefined {
+  if (!settings.apiKeyId || !settings.apiKeySecret) return undefined;
+  const parts = [String(settings.url ?? '').trim(), settings.apiKeyId, settings.apiKeySecret];
+  parts.push((settings.solutionId ?? '').trim());
+  return createHash('sha256').update(parts.join('\n')).digest('hex');
+}
+
 /** ManagedConnection for the PrivMX Bridge. One per `privmx-bridge` config node. */
 export class PrivmxConnection extends ManagedConnection<PrivmxUser> implements SessionHost {
   readonly options: PrivmxOptions;
-  tokens: TokenPair | undefined;
   /** credentials auths so far (each opens a server session; there are at most 16) */
   credentialAuths = 0;
+  private pair: TokenPair | undefined;
+  private readonly tokensKey: string | undefined;
   private session: Session | undefined;
   private endpointsCache: PrivmxEndpoints | undefined;
   private readonly note = new Notification();
@@ -617,6 +649,20 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> implements S
     const merged: PrivmxOptions = { ...privmxDefaults, ...options };
     super(merged);
     this.options = merged;
+    this.tokensKey = savedTokensKey(settings);
+    if (this.tokensKey) this.pair = savedTokens.get(this.tokensKey);
+  }
+
+  /** the current token pair (kept for the next connection with the same settings) */
+  get tokens(): TokenPair | undefined {
+    return this.pair;
+  }
+
+  set tokens(pair: TokenPair | undefined) {
+    this.pair = pair;
+    if (!this.tokensKey) return;
+    if (pair) savedTokens.set(this.tokensKey, pair);
+    else savedTokens.delete(this.tokensKey);
   }
 
   get endpoints(): PrivmxEndpoints {
