@@ -362,6 +362,11 @@ export class FakeCpaas {
     return this.deliver(destination, frame);
   }
 
+  /** Bytes as a TEXT frame (e.g. invalid UTF-8), to every channel socket. */
+  pushRawText(bytes: Buffer): number {
+    return this.deliver(undefined, bytes, false);
+  }
+
   /** The server cancels the subscription(s) for `destination` and says so on their channels' sockets. */
   cancelSubscription(destination: string): number {
     let n = 0;
@@ -424,9 +429,9 @@ export class FakeCpaas {
 
   // ---- internals ----
 
-  private deliver(destination: string | undefined, frame: unknown): number {
+  private deliver(destination: string | undefined, frame: unknown, binary?: boolean): number {
     if (this.stalled) return 0;
-    // a Buffer goes out as a binary frame, a string as is, anything else as JSON text
+    // a Buffer goes out as a binary frame (unless binary is false), a string as is, anything else as JSON text
     const data = typeof frame === 'string' || Buffer.isBuffer(frame) ? frame : JSON.stringify(frame);
     const channels = new Set<FakeChannel>();
     if (destination === undefined) for (const c of this.channels.values()) channels.add(c);
@@ -439,7 +444,7 @@ export class FakeCpaas {
     for (const channel of channels)
       for (const ws of channel.sockets) {
         if (ws.readyState !== WebSocket.OPEN) continue;
-        ws.send(data);
+        ws.send(data, { binary: binary ?? Buffer.isBuffer(data) });
         n++;
       }
     return n;

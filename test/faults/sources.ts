@@ -31,8 +31,8 @@ export interface DropPhase {
 
 export interface GarbageKind {
   kind: string;
-  /** frames of this kind (strings go out as text frames, Buffers as binary frames) */
-  frames: (string | Buffer)[];
+  /** frames of this kind (strings and TextBytes go out as text frames, Buffers as binary frames) */
+  frames: (string | Buffer | TextBytes)[];
 }
 
 export interface ConnectionLike {
@@ -52,6 +52,14 @@ export const BACKOFF = {
 export const MAX_FRAME = 64 * 1024;
 const BIG = 'x'.repeat(MAX_FRAME + 16 * 1024);
 const BINARY = Buffer.from([0xde, 0xad, 0xbe, 0xef, 0x00, 0xff, 0x7b]);
+
+/** Bytes sent as a TEXT frame (ws would send a Buffer as binary). */
+export class TextBytes {
+  constructor(readonly bytes: Buffer) {}
+}
+/** {"text":"<0xff 0xfe>"}: valid JSON if decoded loosely, but not UTF-8 (ws alone would close with 1007) */
+const BAD_UTF8 = new TextBytes(Buffer.from([...Buffer.from('{"text":"'), 0xff, 0xfe, ...Buffer.from('"}')]));
+const BAD_UTF8_KIND = { kind: 'text frame with invalid UTF-8', frames: [BAD_UTF8] };
 
 export abstract class SourceHarness {
   abstract readonly type: string;
@@ -86,7 +94,7 @@ export abstract class SourceHarness {
   /** what the timeout that ends an unanswered authentication is called in the tuning */
   abstract readonly authTimeoutKey: string;
   /** send raw frames to the subscribed socket(s) */
-  abstract raw(frame: string | Buffer): void;
+  abstract raw(frame: string | Buffer | TextBytes): void;
   /** the server stops talking (no pings, no answers) */
   abstract stall(): void;
   abstract unstall(): void;
@@ -143,6 +151,7 @@ export class PrivmxHarness extends SourceHarness {
       frames: [JSON.stringify({ channel: 'mailbox', type: 'mailboxNewLetter', data: {}, timestamp: 1 })],
     },
     { kind: 'binary frame', frames: [BINARY] },
+    BAD_UTF8_KIND,
     {
       kind: `frame over the size limit (${MAX_FRAME} bytes)`,
       frames: [
@@ -234,8 +243,9 @@ export class PrivmxHarness extends SourceHarness {
   authAttempts(): number {
     return this.fake.requests.filter((r) => r.method === 'manager/auth').length;
   }
-  raw(frame: string | Buffer): void {
-    this.fake.sendRaw(frame);
+  raw(frame: string | Buffer | TextBytes): void {
+    if (frame instanceof TextBytes) this.fake.sendRaw(frame.bytes, { binary: false });
+    else this.fake.sendRaw(frame);
   }
   stall(): void {
     this.fake.stall();
@@ -273,6 +283,7 @@ export class GatewayHarness extends SourceHarness {
     { kind: 'object of the wrong shape', frames: ['{"hello":"world"}', '{"messageId":"m1"}'] },
     { kind: 'unknown event type', frames: ['{"type":"sms_exploded","messageId":"m1"}'] },
     { kind: 'binary frame', frames: [BINARY] },
+    BAD_UTF8_KIND,
     {
       kind: `frame over the size limit (${MAX_FRAME} bytes)`,
       frames: [JSON.stringify({ type: 'sms_inbound', messageId: 'big', body: BIG })],
@@ -342,8 +353,9 @@ export class GatewayHarness extends SourceHarness {
   authAttempts(): number {
     return this.fake.upgrades;
   }
-  raw(frame: string | Buffer): void {
-    this.fake.pushRaw(frame, Buffer.isBuffer(frame));
+  raw(frame: string | Buffer | TextBytes): void {
+    if (frame instanceof TextBytes) this.fake.pushRaw(frame.bytes, false);
+    else this.fake.pushRaw(frame, Buffer.isBuffer(frame));
   }
   stall(): void {
     this.fake.stall();
@@ -380,6 +392,7 @@ export class EsmsHarness extends SourceHarness {
     { kind: 'object of the wrong shape', frames: ['{"hello":"world"}', '{"balance":12}'] },
     { kind: 'unknown event type', frames: ['{"type":"mystery_event","x":1}'] },
     { kind: 'binary frame', frames: [BINARY] },
+    BAD_UTF8_KIND,
     {
       kind: `frame over the size limit (${MAX_FRAME} bytes)`,
       frames: [JSON.stringify({ type: 'notification', id: 1, title: 'big', body: BIG })],
@@ -446,8 +459,9 @@ export class EsmsHarness extends SourceHarness {
   authAttempts(): number {
     return this.connects();
   }
-  raw(frame: string | Buffer): void {
-    this.fake.pushRaw(frame);
+  raw(frame: string | Buffer | TextBytes): void {
+    if (frame instanceof TextBytes) this.fake.pushRaw(frame.bytes, false);
+    else this.fake.pushRaw(frame);
   }
   stall(): void {
     this.fake.stall(true);
@@ -511,6 +525,7 @@ export class CpaasHarness extends SourceHarness {
       ],
     },
     { kind: 'binary frame', frames: [BINARY] },
+    BAD_UTF8_KIND,
     {
       kind: `frame over the size limit (${MAX_FRAME} bytes)`,
       frames: [
@@ -615,8 +630,9 @@ export class CpaasHarness extends SourceHarness {
   authAttempts(): number {
     return this.fake.requests.filter((r) => r.path === '/cpaas/auth/v1/token').length;
   }
-  raw(frame: string | Buffer): void {
-    this.fake.pushRaw(frame);
+  raw(frame: string | Buffer | TextBytes): void {
+    if (frame instanceof TextBytes) this.fake.pushRawText(frame.bytes);
+    else this.fake.pushRaw(frame);
   }
   stall(): void {
     this.fake.stalled = true;

@@ -19,6 +19,7 @@ import {
   ReconnectOptions,
   SessionContext,
 } from '../connection';
+import { frameBytes, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { SmsError } from '../sms/errors';
 import { CpaasApi, CpaasChannel } from './api';
@@ -199,6 +200,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
       // far above maxFrameBytes: a big frame is skipped by onFrame instead of closing the socket (1009)
       maxPayload: Math.max(this.cfg.maxFrameBytes, 64 << 20),
       perMessageDeflate: false,
+      skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
     });
     s.ws = ws;
     return new Promise<void>((resolve, reject) => {
@@ -350,12 +352,16 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
 
   private onFrame(s: Session, data: RawData, isBinary: boolean): void {
     s.ctx.alive();
-    const buffer = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
+    const buffer = frameBytes(data);
     if (buffer.length > this.cfg.maxFrameBytes) {
       this.badFrames.warn(
         'oversized',
         `CPaaS: skipped a notification frame larger than ${this.cfg.maxFrameBytes} bytes`,
       );
+      return;
+    }
+    if (!isBinary && !isUtf8Text(buffer)) {
+      this.badFrames.warn('invalid-utf8', 'CPaaS: skipped a text frame that is not valid UTF-8');
       return;
     }
     let frame: unknown;

@@ -8,6 +8,7 @@ import {
   SessionContext,
 } from '../connection';
 import type { EventMessage } from '../envelope';
+import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { tuned } from '../tuning';
 import { esmsEnvelope, EsmsEventType } from './envelope';
@@ -168,6 +169,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
         perMessageDeflate: false,
         followRedirects: false,
         rejectUnauthorized: this.rejectUnauthorized,
+        skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
       });
 
       const finish = () => {
@@ -231,7 +233,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
 
   /** One frame from the server: pong = heartbeat only; events go to users; anything else is logged once. */
   private handleFrame(data: WebSocket.RawData, isBinary: boolean, now: number): void {
-    const size = rawSize(data);
+    const size = frameSize(data);
     if (size > this.timings.maxFrameBytes) {
       this.badInput.warn(
         'oversized',
@@ -243,9 +245,14 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
       this.badInput.warn('binary', 'eSMS: skipped a binary frame');
       return;
     }
+    const bytes = frameBytes(data);
+    if (!isUtf8Text(bytes)) {
+      this.badInput.warn('invalid-utf8', 'eSMS: skipped a text frame that is not valid UTF-8');
+      return;
+    }
     let frame: unknown;
     try {
-      frame = JSON.parse(rawText(data));
+      frame = JSON.parse(bytes.toString('utf8'));
     } catch {
       this.badInput.warn('invalid-json', 'eSMS: skipped a frame that is not valid JSON');
       return;
@@ -279,15 +286,4 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
 
 function headerValue(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-function rawSize(data: WebSocket.RawData): number {
-  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
-  return (data as Buffer | ArrayBuffer).byteLength;
-}
-
-function rawText(data: WebSocket.RawData): string {
-  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
-  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
-  return data.toString('utf8');
 }

@@ -8,6 +8,7 @@ import {
   ReconnectOptions,
   SessionContext,
 } from '../connection';
+import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { CHANNELS, isChannel, isKnownType, PrivmxChannel } from './envelope';
 import { JsonRpcClient, JsonRpcError, RpcCode, RpcTransportError } from './jsonrpc';
 import { Notification, PrivmxUser } from './subscriber';
@@ -209,11 +210,6 @@ function toTokens(result: unknown): TokenPair {
 
 const WS_OPEN = 1;
 
-function frameSize(data: WebSocket.RawData): number {
-  if (Array.isArray(data)) return data.reduce((n, b) => n + b.length, 0);
-  return (data as Buffer | ArrayBuffer).byteLength;
-}
-
 /** The part of PrivmxConnection a running session uses. */
 interface SessionHost {
   readonly settings: PrivmxSettings;
@@ -334,7 +330,12 @@ class Session {
       this.host.log.warn('oversized', `PrivMX Bridge sent a frame of ${size} bytes (limit ${max}); skipped`);
       return;
     }
-    this.host.dispatch(Buffer.isBuffer(data) ? data.toString('utf8') : String(data), this.rpc);
+    const bytes = frameBytes(data);
+    if (!isUtf8Text(bytes)) {
+      this.host.log.warn('invalid-utf8', 'PrivMX Bridge sent a text frame that is not valid UTF-8; skipped');
+      return;
+    }
+    this.host.dispatch(bytes.toString('utf8'), this.rpc);
   };
 
   private readonly release = (): void => {

@@ -14,6 +14,7 @@ import {
   SessionContext,
 } from '../connection';
 import type { EventMessage } from '../envelope';
+import { frameBytes, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { tuned } from '../tuning';
 import { baseUrl, GatewayHttpError, hostOf, isAuthRejection, requestWsToken, WsAuthMode, wsUrl } from './api';
@@ -193,6 +194,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
         handshakeTimeout: timing.requestTimeoutMs,
         maxPayload: Math.max(timing.maxFrameBytes * 4, 1_000_000),
         perMessageDeflate: false,
+        skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
       });
       let authed = false;
       let finished = false;
@@ -315,13 +317,13 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
       this.skip('binary', 'binary frame skipped');
       return undefined;
     }
-    const buffer = Buffer.isBuffer(data)
-      ? data
-      : Array.isArray(data)
-        ? Buffer.concat(data)
-        : Buffer.from(data);
+    const buffer = frameBytes(data);
     if (buffer.length > this.timing.maxFrameBytes) {
       this.skip('oversized', `frame of ${buffer.length} bytes skipped (limit ${this.timing.maxFrameBytes})`);
+      return undefined;
+    }
+    if (!isUtf8Text(buffer)) {
+      this.skip('invalid-utf8', 'text frame with invalid UTF-8 skipped');
       return undefined;
     }
     let parsed: unknown;
