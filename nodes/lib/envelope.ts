@@ -35,12 +35,13 @@ export function asString(value: unknown): string | undefined {
   return undefined;
 }
 
-/** epoch ms from a number (ms or s) or an ISO string; else now */
-export function toEpochMs(value: unknown, now: number = Date.now()): number {
+/** epoch ms from a number (ms or s) or an ISO string; else `now` (default: the current time) */
+export function toEpochMs(value: unknown, now?: number): number {
   if (typeof value === 'number' && Number.isFinite(value)) return value < 1e12 ? value * 1000 : value;
   if (typeof value === 'string') {
     const parsed = Date.parse(value);
     if (!Number.isNaN(parsed)) return parsed;
   }
-  return now;
+  // read the clock only when the event has no time of its own
+  return now ?? Date.now();
 }

@@ -1,7 +1,13 @@
 import assert from 'node:assert/strict';
 import { SmsError } from '../../nodes/lib/sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../../nodes/lib/sms/provider';
-import { attachSink, type InputHandler, type SinkConfig, sinkStatus } from '../../nodes/lib/sms/sink-node';
+import {
+  attachSink,
+  type InputHandler,
+  memoTranslate,
+  type SinkConfig,
+  sinkStatus,
+} from '../../nodes/lib/sms/sink-node';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { waitFor } from '../helpers';
 
@@ -345,5 +351,23 @@ describe('sms sink (attachSink + pipeline)', function () {
     ) as { text: string; fill: string };
     assert.equal(s.text, 'common.status.sent=1 · common.sink.limited=2 · common.status.test');
     assert.equal(s.fill, 'yellow');
+  });
+});
+
+describe('lib/sms memoTranslate', () => {
+  it('translates a key again only when its parameters change', () => {
+    const calls: string[] = [];
+    const t = memoTranslate((key, params) => {
+      calls.push(key);
+      return `${key}:${params ? JSON.stringify(params) : ''}`;
+    });
+    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
+    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
+    assert.equal(t('failed', { count: 1 }), 'failed:{"count":1}');
+    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
+    assert.equal(t('sent', { count: 2 }), 'sent:{"count":2}');
+    assert.equal(t('test'), 'test:');
+    assert.equal(t('test'), 'test:');
+    assert.deepStrictEqual(calls, ['sent', 'failed', 'sent', 'test']);
   });
 });

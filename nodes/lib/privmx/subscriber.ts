@@ -8,6 +8,8 @@ import {
   PrivmxChannel,
   privmxMeta,
   privmxTopic,
+  TypeSpec,
+  typeSpec,
 } from './envelope';
 
 /**
@@ -22,9 +24,12 @@ export class Notification {
   type = '';
   /** a type this version knows; unknown types go only to nodes that name them */
   known = false;
+  /** how to read this type (undefined = unknown type: the generic reading) */
+  private spec: TypeSpec | undefined;
   private metaCache: EventMeta | undefined;
   private handedOut = 0;
-  private idsRead = false;
+  private containerRead = false;
+  private inboxRead = false;
   private container: string | undefined;
   private inbox: string | undefined;
 
@@ -40,41 +45,46 @@ export class Notification {
     this.channel = channel;
     this.type = type;
     this.known = known;
+    this.spec = known ? typeSpec(channel, type) : undefined;
     this.metaCache = undefined;
     this.handedOut = 0;
-    this.idsRead = false;
+    this.containerRead = false;
+    this.inboxRead = false;
     return this;
-  }
-
-  private readIds(): void {
-    if (this.idsRead) return;
-    this.idsRead = true;
-    const meta = this.metaCache;
-    if (meta) {
-      this.container = meta.containerId;
-      this.inbox = meta.inboxId;
-    } else {
-      const data = this.frame.data;
-      this.container = containerIdOf(this.channel, this.type, data);
-      this.inbox = inboxIdOf(this.channel, this.type, data);
-    }
   }
 
   /** the container id (cheap: no msg.event is built for it) */
   get containerId(): string | undefined {
-    this.readIds();
+    if (!this.containerRead) {
+      this.containerRead = true;
+      const meta = this.metaCache;
+      this.container = meta
+        ? meta.containerId
+        : containerIdOf(this.channel, this.type, this.frame.data, this.spec);
+    }
     return this.container;
   }
 
   /** the inbox id of an inbox entry or inbox event (cheap) */
   get inboxId(): string | undefined {
-    this.readIds();
+    if (!this.inboxRead) {
+      this.inboxRead = true;
+      const meta = this.metaCache;
+      this.inbox = meta ? meta.inboxId : inboxIdOf(this.channel, this.type, this.frame.data, this.spec);
+    }
     return this.inbox;
   }
 
   get meta(): EventMeta {
     if (this.metaCache === undefined) {
-      this.metaCache = privmxMeta(this.channel, this.type, this.frame.data, this.frame.timestamp);
+      this.metaCache = privmxMeta(
+        this.channel,
+        this.type,
+        this.frame.data,
+        this.frame.timestamp,
+        undefined,
+        this.spec,
+      );
     }
     return this.metaCache;
   }
