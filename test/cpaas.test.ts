@@ -1,12 +1,11 @@
 import assert from 'assert';
 import type { NodeAPI } from 'node-red';
 import cpaasNodes from '../nodes/cpaas';
-import type { Clock } from '../nodes/lib/clock';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeCpaas } from './fakes/cpaas';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
-import { delay, helper, waitFor } from './helpers';
+import { CountingClock, delay, helper, waitFor } from './helpers';
 
 /** Distinctive secrets: every log, status, error and msg is scanned for them. */
 const SECRET = 'Pr0j-S3cr3t-7f3a9c2e';
@@ -15,27 +14,6 @@ const EMAIL = 'carol@example.com';
 const FROM = '+16135550100';
 const NUM1 = '+16135550101';
 const NUM2 = '+16135550102';
-
-/** A clock that knows which of its timers are still pending (none may survive a redeploy). */
-class CountingClock implements Clock {
-  readonly pending = new Set<NodeJS.Timeout>();
-  now(): number {
-    return Date.now();
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    const handle = setTimeout(() => {
-      this.pending.delete(handle);
-      fn();
-    }, ms);
-    handle.unref();
-    this.pending.add(handle);
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    clearTimeout(handle as NodeJS.Timeout);
-    this.pending.delete(handle as NodeJS.Timeout);
-  }
-}
 
 /** The node module with a RED._ that shows its parameters (the helper's returns the key alone). */
 function nodes(RED: NodeAPI) {

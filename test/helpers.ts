@@ -1,5 +1,6 @@
 /** Small shared test utilities. */
 import helper from 'node-red-node-test-helper';
+import type { Clock } from '../nodes/lib/clock';
 
 helper.init(require.resolve('node-red'));
 
@@ -35,4 +36,30 @@ export function activeResources(): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
   return counts;
+}
+
+/**
+ * The package's clock with a count of the timers still pending: given to every protocol through
+ * tuning, it shows any timer of ours that outlives a redeploy.
+ */
+export class CountingClock implements Clock {
+  readonly pending = new Set<NodeJS.Timeout>();
+  created = 0;
+  now(): number {
+    return Date.now();
+  }
+  setTimeout(fn: () => void, ms: number): unknown {
+    this.created++;
+    const handle = setTimeout(() => {
+      this.pending.delete(handle);
+      fn();
+    }, ms);
+    handle.unref();
+    this.pending.add(handle);
+    return handle;
+  }
+  clearTimeout(handle: unknown): void {
+    clearTimeout(handle as NodeJS.Timeout);
+    this.pending.delete(handle as NodeJS.Timeout);
+  }
 }

@@ -12,8 +12,9 @@ import net from 'net';
 import os from 'os';
 import path from 'path';
 import type { NodeAPI } from 'node-red';
-import type { Clock } from '../../nodes/lib/clock';
-import { delay, helper, waitFor } from '../helpers';
+import { CountingClock, delay, helper, waitFor } from '../helpers';
+
+export { CountingClock };
 
 export { delay, helper, waitFor };
 
@@ -392,32 +393,6 @@ export function processListenerCount(): number {
 }
 
 // ------------------------------------------------------------------------------------------ tools
-
-/**
- * The package's clock with a count of the timers still pending: given to every protocol through
- * tuning, it shows any timer of ours that outlives a redeploy.
- */
-export class CountingClock implements Clock {
-  readonly pending = new Set<NodeJS.Timeout>();
-  created = 0;
-  now(): number {
-    return Date.now();
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.created++;
-    const handle = setTimeout(() => {
-      this.pending.delete(handle);
-      fn();
-    }, ms);
-    handle.unref();
-    this.pending.add(handle);
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    clearTimeout(handle as NodeJS.Timeout);
-    this.pending.delete(handle as NodeJS.Timeout);
-  }
-}
 
 /** A loopback TCP server that accepts connections and never sends a byte. */
 export class SilentServer {
