@@ -18,7 +18,7 @@ import { FakePbxware, startFakePbxware } from '../fakes/pbxware';
 import { FakePrivmxBridge } from '../fakes/privmx-bridge';
 import { FakeSmsapi } from '../fakes/smsapi';
 import { FakeSmsGateway } from '../fakes/sms-gateway';
-import { BACKOFF, CPAAS_FROM, CPAAS_NUMBER } from './sources';
+import { CPAAS_FROM, CPAAS_NUMBER, faultTimings } from './sources';
 import { CountingClock, withParams } from './util';
 
 export interface Secrets {
@@ -109,26 +109,7 @@ export class AllFakes {
 
   /** short timings for every protocol and the sink pipeline, all on the counting clock */
   tune(): void {
-    const common = { clock: this.clock, backoff: BACKOFF, deadAfterMs: 1_500, stableAfterMs: 60_000 };
-    tuning.privmx = {
-      ...common,
-      requestTimeoutMs: 1_000,
-      handshakeTimeoutMs: 1_000,
-      closeTimeoutMs: 300,
-      minRefreshDelayMs: 50,
-    };
-    tuning['sms-gateway'] = { ...common, authTimeoutMs: 1_000, requestTimeoutMs: 1_000, closeWaitMs: 200 };
-    tuning.esms = { ...common, pingIntervalMs: 200, connectTimeoutMs: 1_000 };
-    tuning.cpaas = {
-      ...common,
-      connCheckIntervalMs: 300,
-      minRenewMs: 20,
-      minRefreshMs: 20,
-      closeTimeoutMs: 500,
-      resubscribeMinIntervalMs: 20,
-      requestTimeoutMs: 1_000,
-      authFailureCooldownMs: 2_000,
-    };
+    Object.assign(tuning, faultTimings(this.clock));
     tuning.sink = {
       clock: this.clock,
       retryBackoff: { initialDelayMs: 5, maxDelayMs: 20, factor: 2, jitter: 0 },

@@ -48,6 +48,34 @@ export const BACKOFF = {
   maxPermanentDelayMs: 4_000,
 };
 
+/** Short protocol timings for the fault suite (the harnesses and the all-nodes flow), on `clock`. */
+export function faultTimings(
+  clock: CountingClock,
+): Record<'privmx' | 'sms-gateway' | 'esms' | 'cpaas', Record<string, unknown>> {
+  const common = { clock, backoff: BACKOFF, deadAfterMs: 1_500, stableAfterMs: 60_000 };
+  return {
+    privmx: {
+      ...common,
+      requestTimeoutMs: 1_000,
+      handshakeTimeoutMs: 1_000,
+      closeTimeoutMs: 300,
+      minRefreshDelayMs: 50,
+    },
+    'sms-gateway': { ...common, authTimeoutMs: 1_000, requestTimeoutMs: 1_000, closeWaitMs: 200 },
+    esms: { ...common, pingIntervalMs: 200, connectTimeoutMs: 1_000 },
+    cpaas: {
+      ...common,
+      connCheckIntervalMs: 300,
+      minRenewMs: 20,
+      minRefreshMs: 20,
+      closeTimeoutMs: 500,
+      resubscribeMinIntervalMs: 20,
+      requestTimeoutMs: 1_000,
+      authFailureCooldownMs: 2_000,
+    },
+  };
+}
+
 /** frames over the tuned 64 KiB limit */
 export const MAX_FRAME = 64 * 1024;
 const BIG = 'x'.repeat(MAX_FRAME + 16 * 1024);
@@ -192,18 +220,7 @@ export class PrivmxHarness extends SourceHarness {
     await this.fake?.close();
   }
   tune(over: Record<string, unknown> = {}): void {
-    tuning.privmx = {
-      clock: this.clock,
-      backoff: BACKOFF,
-      deadAfterMs: 1_500,
-      stableAfterMs: 60_000,
-      requestTimeoutMs: 1_000,
-      handshakeTimeoutMs: 1_000,
-      closeTimeoutMs: 300,
-      minRefreshDelayMs: 50,
-      maxFrameBytes: MAX_FRAME,
-      ...over,
-    };
+    tuning.privmx = { ...faultTimings(this.clock).privmx, maxFrameBytes: MAX_FRAME, ...over };
   }
   module() {
     return privmxNodes;
@@ -304,17 +321,7 @@ export class GatewayHarness extends SourceHarness {
     resetAuthGuards();
   }
   tune(over: Record<string, unknown> = {}): void {
-    tuning['sms-gateway'] = {
-      clock: this.clock,
-      backoff: BACKOFF,
-      deadAfterMs: 1_500,
-      stableAfterMs: 60_000,
-      authTimeoutMs: 1_000,
-      requestTimeoutMs: 1_000,
-      closeWaitMs: 200,
-      maxFrameBytes: MAX_FRAME,
-      ...over,
-    };
+    tuning['sms-gateway'] = { ...faultTimings(this.clock)['sms-gateway'], maxFrameBytes: MAX_FRAME, ...over };
   }
   module() {
     return gatewayNodes;
@@ -410,16 +417,7 @@ export class EsmsHarness extends SourceHarness {
     await this.fake?.close();
   }
   tune(over: Record<string, unknown> = {}): void {
-    tuning.esms = {
-      clock: this.clock,
-      backoff: BACKOFF,
-      pingIntervalMs: 200,
-      deadAfterMs: 1_500,
-      stableAfterMs: 60_000,
-      connectTimeoutMs: 1_000,
-      maxFrameBytes: MAX_FRAME,
-      ...over,
-    };
+    tuning.esms = { ...faultTimings(this.clock).esms, maxFrameBytes: MAX_FRAME, ...over };
   }
   module() {
     return esmsNodes;
@@ -549,21 +547,7 @@ export class CpaasHarness extends SourceHarness {
     await this.fake?.close();
   }
   tune(over: Record<string, unknown> = {}): void {
-    tuning.cpaas = {
-      clock: this.clock,
-      backoff: BACKOFF,
-      connCheckIntervalMs: 300,
-      deadAfterMs: 1_500,
-      stableAfterMs: 60_000,
-      minRenewMs: 20,
-      minRefreshMs: 20,
-      closeTimeoutMs: 500,
-      resubscribeMinIntervalMs: 20,
-      requestTimeoutMs: 1_000,
-      authFailureCooldownMs: 2_000,
-      maxFrameBytes: MAX_FRAME,
-      ...over,
-    };
+    tuning.cpaas = { ...faultTimings(this.clock).cpaas, maxFrameBytes: MAX_FRAME, ...over };
   }
   module() {
     return cpaasNodes;
