@@ -32,6 +32,12 @@ export function connectionStatus(state: ConnectionState, t: Translate, now: numb
         text: t(COMMON + 'status.reconnecting', { seconds: retryIn ?? 0, reason: state.reason ?? '' }),
       };
     case 'error':
+      if (state.config)
+        return {
+          fill: 'red',
+          shape: 'dot',
+          text: t(COMMON + 'status.fixConfig', { reason: state.reason ?? '' }),
+        };
       return {
         fill: 'red',
         shape: 'ring',

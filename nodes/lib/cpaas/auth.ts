@@ -59,6 +59,7 @@ export class CpaasAuth {
   private token?: CpaasToken;
   private pending?: Promise<CpaasToken>;
   private failure?: { error: SmsError; until: number };
+  private readonly urlProblem?: string;
   private readonly closing = new AbortController();
   private readonly opts: CpaasAuthOptions;
 
@@ -70,8 +71,9 @@ export class CpaasAuth {
     let base = '';
     try {
       base = normaliseBase(config.url);
-    } catch {
+    } catch (err) {
       // reported by login() as a configuration error
+      this.urlProblem = (err as Error).message;
     }
     this.base = base;
   }
@@ -146,9 +148,10 @@ export class CpaasAuth {
     return Math.max(this.opts.minRefreshMs, Math.min(30_000, left / 4));
   }
 
-  private checkConfig(): SmsError | undefined {
+  /** What is missing or wrong in the configuration (no request can succeed without a fix), if anything. */
+  configProblem(): SmsError | undefined {
     const c = this.config;
-    if (!this.base) return new SmsError('SMS_CONFIG', `CPaaS: invalid URL "${String(c.url ?? '')}"`);
+    if (!this.base) return new SmsError('SMS_CONFIG', `CPaaS: ${this.urlProblem ?? 'invalid URL'}`);
     if (!c.clientId) return new SmsError('SMS_CONFIG', 'CPaaS: the client id is missing');
     if (c.auth === 'user') {
       if (!c.email || !c.password)
@@ -158,7 +161,7 @@ export class CpaasAuth {
   }
 
   private async login(): Promise<CpaasToken> {
-    const invalid = this.checkConfig();
+    const invalid = this.configProblem();
     if (invalid) throw invalid;
     const c = this.config;
     const form = new URLSearchParams({ client_id: c.clientId, scope: 'openid' });

@@ -125,6 +125,9 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
   }
 
   protected async runSession(ctx: SessionContext): Promise<void> {
+    // a missing secret or a URL without a scheme cannot heal by waiting: no request, no retry
+    const invalid = this.api.auth.configProblem();
+    if (invalid) throw new ConnectionError(redact(invalid.message, this.api.auth.secrets), { config: true });
     const s: Session = {
       ctx,
       end: new AbortController(),

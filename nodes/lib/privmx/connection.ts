@@ -8,6 +8,7 @@ import {
   ReconnectOptions,
   SessionContext,
 } from '../connection';
+import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
 import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { CHANNELS, isChannel, isKnownType, PrivmxChannel } from './envelope';
 import { JsonRpcClient, JsonRpcError, RpcCode, RpcTransportError } from './jsonrpc';
@@ -93,20 +94,11 @@ export interface PrivmxEndpoints {
 export function privmxEndpoints(raw: string): PrivmxEndpoints {
   let u: URL;
   try {
-    u = new URL(String(raw ?? '').trim());
-  } catch {
-    throw new ConnectionError('invalid Bridge URL (expected e.g. http://localhost:9111)', {
-      permanent: true,
-      code: 'CONFIG',
-    });
+    u = parseConfigUrl(raw, 'Bridge', 'http://localhost:9111', HTTP_AND_WS_SCHEMES);
+  } catch (err) {
+    throw new ConnectionError((err as Error).message, { config: true });
   }
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
-    throw new ConnectionError(`unsupported Bridge URL scheme ${u.protocol} (use http or https)`, {
-      permanent: true,
-      code: 'CONFIG',
-    });
-  }
   let path = u.pathname.replace(/\/+$/, '');
   if (!path.endsWith('/api')) path += '/api';
   const hostPart = u.host;
@@ -209,6 +201,8 @@ function toTokens(result: unknown): TokenPair {
 }
 
 const WS_OPEN = 1;
+
+const MISSING_KEY = 'API key id and secret are not set';
 
 /** The part of PrivmxConnection a running session uses. */
 interface SessionHost {
@@ -466,7 +460,7 @@ class Session {
   private async credentialsAuth(channels: readonly PrivmxChannel[]): Promise<TokenPair> {
     const { apiKeyId, apiKeySecret, solutionId } = this.host.settings;
     if (!apiKeyId || !apiKeySecret) {
-      throw new ConnectionError('API key id and secret are not set', { permanent: true, code: 'CONFIG' });
+      throw new ConnectionError(MISSING_KEY, { config: true });
     }
     const scope = [...channels, solutionScope(solutionId)];
     this.host.credentialAuths++;
@@ -687,7 +681,7 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> implements S
     // a bad URL or missing credentials never reach the network
     void this.endpoints;
     if (!this.settings.apiKeyId || !this.settings.apiKeySecret) {
-      throw new ConnectionError('API key id and secret are not set', { permanent: true, code: 'CONFIG' });
+      throw new ConnectionError(MISSING_KEY, { config: true });
     }
     const session = new Session(this, ctx);
     this.session = session;

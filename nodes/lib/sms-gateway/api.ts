@@ -2,6 +2,7 @@
  * REST facts of the SMS gateway (Gravity SMS) shared by the connection, the provider and the
  * "Test connection" endpoint. Protocol: /work/shared/protocols/sms-providers.md, seed 001.
  */
+import { parseConfigUrl } from '../config-url';
 import { parseRetryAfter } from '../sms/errors';
 
 export const DEFAULT_GATEWAY_URL = 'https://smsgateway-api.onrender.com';
@@ -18,14 +19,7 @@ export function wsAuthMode(value: unknown): WsAuthMode {
 /** The base URL without a trailing slash; throws a message without secrets when it is not http(s). */
 export function baseUrl(url: string | undefined): string {
   const raw = (url || '').trim() || DEFAULT_GATEWAY_URL;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new Error('the gateway URL is not a valid URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new Error('the gateway URL must start with http:// or https://');
+  const parsed = parseConfigUrl(raw, 'gateway', DEFAULT_GATEWAY_URL);
   parsed.search = '';
   parsed.hash = '';
   return parsed.toString().replace(/\/+$/, '');
