@@ -222,6 +222,8 @@ class Session {
   private readonly rpc: JsonRpcClient;
   private readonly subscribed = new Set<PrivmxChannel>();
   private ops: Promise<void> = Promise.resolve();
+  /** establish() is queued: from now on a change of the users is a request queued behind it */
+  private establishing = false;
   private refreshTimer: unknown;
   private failure: ConnectionError | undefined;
   private finished = false;
@@ -271,6 +273,7 @@ class Session {
       await Promise.race([this.opened, this.ended]);
       if (!this.finished) {
         this.ctx.setPhase('authenticating');
+        this.establishing = true;
         await Promise.race([this.enqueue(() => this.establish()), this.ended]);
         if (!this.finished && !signal.aborted) this.ctx.setPhase('subscribed');
       }
@@ -289,9 +292,14 @@ class Session {
     return CHANNELS.filter((c) => this.subscribed.has(c));
   }
 
-  /** The set of users changed: subscribe/unsubscribe the difference on this socket. */
+  /**
+   * The set of users changed: subscribe/unsubscribe the difference on this socket. Before the socket is
+   * open and establish() is queued there is nothing to change: establish() reads the users when it runs
+   * (a request sent now would hit a socket still CONNECTING and cost a reconnect). After that, the change
+   * queues behind establish() and goes out on the authenticated socket.
+   */
   sync(): void {
-    if (this.finished || this.failure || this.ctx.signal.aborted) return;
+    if (!this.establishing || this.finished || this.failure || this.ctx.signal.aborted) return;
     this.enqueue(() => this.reconcile()).catch((err) => this.fail(err));
   }
 
