@@ -151,7 +151,7 @@ export class CpaasAuth {
   /** What is missing or wrong in the configuration (no request can succeed without a fix), if anything. */
   configProblem(): SmsError | undefined {
     const c = this.config;
-    if (!this.base) return new SmsError('SMS_CONFIG', `CPaaS: ${this.urlProblem ?? 'invalid URL'}`);
+    if (!this.base) return new SmsError('SMS_CONFIG', this.urlProblem ?? 'invalid CPaaS URL');
     if (!c.clientId) return new SmsError('SMS_CONFIG', 'CPaaS: the client id is missing');
     if (c.auth === 'user') {
       if (!c.email || !c.password)
