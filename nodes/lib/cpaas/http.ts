@@ -1,5 +1,6 @@
 /** Small HTTP/URL helpers for the CPaaS client: timeouts on the injectable clock, URL building, redaction. */
 import type { Clock } from '../clock';
+import { redactUrl } from '../safe-url';
 
 /** A signal that aborts when `parent` does or after `ms` on `clock`; dispose() clears the timer and listener. */
 export function deadline(
@@ -31,10 +32,10 @@ export function normaliseBase(url: unknown): string {
   try {
     parsed = new URL(text);
   } catch {
-    throw new Error(`invalid CPaaS URL "${text}"`);
+    throw new Error(`invalid CPaaS URL "${redactUrl(text)}"`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new Error(`invalid CPaaS URL "${text}": use http(s)://`);
+    throw new Error(`invalid CPaaS URL "${redactUrl(text)}": use http(s)://`);
   return text;
 }
 

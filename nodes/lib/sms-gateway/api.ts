@@ -3,6 +3,7 @@
  * "Test connection" endpoint. Protocol: /work/shared/protocols/sms-providers.md, seed 001.
  */
 import { parseRetryAfter } from '../sms/errors';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 
 export const DEFAULT_GATEWAY_URL = 'https://smsgateway-api.onrender.com';
 
@@ -86,6 +87,15 @@ export async function httpError(res: Response): Promise<GatewayHttpError> {
   );
 }
 
+/** A 3xx to a request carrying the key: refused, with the reason (never followed). */
+export async function redirectError(res: Response): Promise<GatewayHttpError> {
+  await res.body?.cancel();
+  return new GatewayHttpError(
+    res.status,
+    redirectRefused('SMS gateway', res.status, res.headers.get('location')),
+  );
+}
+
 export interface WsToken {
   token: string;
   expiresIn?: number;
@@ -96,8 +106,10 @@ export async function requestWsToken(base: string, apiKey: string, signal: Abort
   const res = await fetch(`${base}/v1/ws/token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    ...NO_REDIRECTS,
     signal,
   });
+  if (isRedirect(res.status)) throw await redirectError(res);
   if (!res.ok) throw await httpError(res);
   const body = (await readJson(res)) as { token?: unknown; expiresIn?: unknown } | undefined;
   if (!body || typeof body.token !== 'string' || !body.token)
