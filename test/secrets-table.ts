@@ -448,3 +448,61 @@ export function verdict(o: Outcome): string {
   if (o.answer.ok) return o.delivered ? 'tested with the stored secret' : 'ok';
   return `${o.answer.code ?? 'error'}${o.recorded === 0 ? ', nothing sent' : ''}`;
 }
+
+// ----------------------------------------------------------------------- typed secrets, redirects
+
+/** secrets typed in the dialog (never stored anywhere) */
+export function typedSecrets(d: Deployment, type: ConfigType): Record<string, string> {
+  const typed: Record<ConfigType, Record<string, string>> = {
+    'privmx-bridge': { apiKeyId: 'typed-bridge-id-Xx1', apiKeySecret: 'typed-Bridge-S3cret-Yy2' },
+    'sms-gateway': { apiKey: 'sgw_typed0typed0typed0typed0typed0t' },
+    // the token must look valid (a JWT not expired) or the test stops before connecting
+    'esms-africa': { accessToken: d.esms.token({ sub: 'typed-user' }), apiKey: 'esms_live_TYPEDK3Y77' },
+    'smsapi-account': { token: 'typed-Smsapi-T0ken-Zz3' },
+    'pbxware-server': { apiKey: 'typed-Pbx-K3y-Ww4' },
+    'kandy-cpaas': {
+      clientSecret: '',
+      email: 'typed.erin@example.com',
+      password: 'typed-Cpaas-Passw0rd-Vv5',
+    },
+  };
+  return typed[type];
+}
+
+export const carries = (text: string, values: string[]) =>
+  values.some((value) => value && variants(value).some((v) => text.includes(v)));
+
+/** Typed secrets to a server that answers 307 to another origin (the recorder). */
+export async function runRedirects(
+  d: Deployment,
+): Promise<{ type: ConfigType; answer: Outcome['answer']; followed: boolean }[]> {
+  const out = [];
+  for (const type of TYPES) {
+    const typed = typedSecrets(d, type);
+    const from = d.recording.log.length;
+    const { answer } = await postTest(type, { config: d.config(type, d.redirectorUrl), credentials: typed });
+    const atTarget = d.recording.log.slice(from).filter((r) => r.where === 'recorder');
+    out.push({ type, answer, followed: atTarget.some((r) => carries(r.what, Object.values(typed))) });
+  }
+  return out;
+}
+
+export const USERINFO = 'alice:Us3rinfo-Pa55';
+
+/** URLs with user:pass@ (a server that answers, one that redirects, a closed port), for each type. */
+export async function runUserinfo(
+  d: Deployment,
+): Promise<{ type: ConfigType; url: string; answer: Outcome['answer']; echoed: boolean }[]> {
+  const withUserinfo = (url: string) => url.replace('http://', `http://${USERINFO}@`);
+  const out = [];
+  for (const type of TYPES)
+    for (const url of [d.recorderUrl, d.redirectorUrl, 'http://127.0.0.1:1'].map(withUserinfo)) {
+      const { answer } = await postTest(type, {
+        config: d.config(type, url),
+        credentials: typedSecrets(d, type),
+      });
+      const text = JSON.stringify(answer);
+      out.push({ type, url, answer, echoed: text.includes('Us3rinfo-Pa55') || text.includes('alice:') });
+    }
+  return out;
+}

@@ -48,7 +48,11 @@ export function probeWebSocket(
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     ws.on('unexpected-response', (_req, res) => {
-      failure = upgradeFailure(res.statusCode ?? 0);
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location ?? null;
+      failure = isRedirect(status)
+        ? new ConnectionError(redirectRefused('WebSocket', status, location), { code: 'CONFIG' })
+        : upgradeFailure(status);
       res.resume();
       ws.terminate();
     });
