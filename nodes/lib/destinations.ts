@@ -7,6 +7,7 @@
 import type { DestinationSettings } from './admin';
 import { authMode } from './cpaas/account';
 import { normaliseBase } from './cpaas/http';
+import { esmsWebSocketUrl } from './esms/connection';
 import { esmsRestUrl } from './esms/test-connection';
 import { pbxBase } from './pbxware/provider';
 import { privmxEndpoints } from './privmx/connection';
@@ -18,7 +19,8 @@ const text = (v: unknown) => (v === undefined || v === null ? '' : String(v).tri
 export const DESTINATIONS = {
   'privmx-bridge': { url: (v) => privmxEndpoints(text(v)).httpUrl },
   'sms-gateway': { url: (v) => baseUrl(text(v)) },
-  'esms-africa': { url: (v) => esmsRestUrl(text(v), '') },
+  // the socket's URL checks the scheme; the REST URL keeps what the API-key check uses
+  'esms-africa': { url: (v) => esmsWebSocketUrl(text(v)) && esmsRestUrl(text(v), '') },
   'smsapi-account': { url: (v) => serviceUrl(text(v)) },
   'pbxware-server': { url: (v) => pbxBase(text(v)).toString(), tenant: text },
   'kandy-cpaas': { url: (v) => normaliseBase(text(v)), clientId: text, auth: (v) => authMode(v) },
