@@ -86,6 +86,20 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
     }
   });
 
+  it('a new dialog with no secret typed is asked for one, and nothing is sent', async () => {
+    for (const type of TYPES) {
+      const from = d.recording.log.length;
+      const empty = Object.fromEntries(Object.keys(typedSecrets(d, type)).map((k) => [k, '']));
+      const { answer } = await postTest(type, { config: d.config(type, d.recorderUrl), credentials: empty });
+      assert.deepEqual(
+        [answer.ok, answer.code, answer.error],
+        [false, 'CREDENTIALS_REQUIRED', 'common.test.credentialsMissing'],
+        type,
+      );
+      assert.equal(d.recording.log.length, from, `${type}: nothing sent`);
+    }
+  });
+
   it('a typed secret can be tested against another address (own id, recorder URL)', async () => {
     for (const type of TYPES) {
       const typed = typedSecrets(d, type);

@@ -215,7 +215,10 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
       usableStored(parsed.id, parsed.config),
     );
     if (!credentials) {
-      res.json({ ok: false, error: RED._('common.test.credentialsRequired'), code: CREDENTIALS_REQUIRED });
+      // a stored secret that may not go there, or no secret at all (a new, empty dialog)
+      const stored = Object.values(parsed.credentials).includes(PASSWORD_PLACEHOLDER);
+      const error = RED._(stored ? 'common.test.credentialsRequired' : 'common.test.credentialsMissing');
+      res.json({ ok: false, error, code: CREDENTIALS_REQUIRED });
       return;
     }
     const signal = AbortSignal.timeout(timeoutMs);

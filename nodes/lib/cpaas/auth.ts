@@ -7,7 +7,7 @@
  */
 import { Clock, realClock, sleep } from '../clock';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
-import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
+import { isRedirect, NO_REDIRECTS, redactUrl, redirectRefused } from '../safe-url';
 import { deadline, isRecord, normaliseBase, raced, readBody, redact } from './http';
 import { decodeJwt } from './jwt';
 
@@ -149,7 +149,8 @@ export class CpaasAuth {
 
   private checkConfig(): SmsError | undefined {
     const c = this.config;
-    if (!this.base) return new SmsError('SMS_CONFIG', `CPaaS: invalid URL "${String(c.url ?? '')}"`);
+    if (!this.base)
+      return new SmsError('SMS_CONFIG', `CPaaS: invalid URL "${redactUrl(String(c.url ?? ''))}"`);
     if (!c.clientId) return new SmsError('SMS_CONFIG', 'CPaaS: the client id is missing');
     if (c.auth === 'user') {
       if (!c.email || !c.password)
