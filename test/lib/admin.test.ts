@@ -18,6 +18,7 @@ import { DESTINATIONS } from '../../nodes/lib/destinations';
 import { httpRpc } from '../../nodes/lib/privmx/jsonrpc';
 import { redactUrl, redirectRefused } from '../../nodes/lib/safe-url';
 import { SmsError } from '../../nodes/lib/sms/errors';
+import { connectionStatus } from '../../nodes/lib/status';
 import { GatewayProvider } from '../../nodes/lib/sms-gateway/provider';
 import { AuthGuard } from '../../nodes/lib/sms-gateway/auth-guard';
 
@@ -135,6 +136,15 @@ describe('safe-url', () => {
       redactUrl('mail bob@example.com at https://h.example/a@b'),
       'mail bob@example.com at https://h.example/a@b',
     );
+  });
+
+  it('keeps it out of connection statuses', () => {
+    const t = (key: string, params?: Record<string, unknown>) => `${key} ${JSON.stringify(params ?? {})}`;
+    const shown = connectionStatus(
+      { phase: 'backoff', reason: 'cannot reach http://bob:Pw-9@127.0.0.1:1/api', retryAt: 0 },
+      t,
+    );
+    assert.ok(!String(shown.text).includes('Pw-9') && String(shown.text).includes('http://***@127.0.0.1:1'));
   });
 
   it('names the target origin of a refused redirect, never its userinfo', () => {
