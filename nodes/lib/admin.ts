@@ -50,8 +50,13 @@ export type ConnectionTest = (
  */
 export type DestinationSettings = Record<string, (value: unknown) => string>;
 
-/** Every config type: the id of a Node-RED `http proxy` node, when the type has one. */
-const COMMON_DESTINATION: DestinationSettings = { proxy: (v) => (typeof v === 'string' ? v.trim() : '') };
+/**
+ * Every config type: the id of a Node-RED `http proxy` node, when the type has one (the editor's
+ * select says `_ADD_` when none is chosen; the saved node then has none).
+ */
+const COMMON_DESTINATION: DestinationSettings = {
+  proxy: (v) => (typeof v === 'string' && v.trim() !== '_ADD_' ? v.trim() : ''),
+};
 
 export interface TestEndpointOptions {
   type: string;
