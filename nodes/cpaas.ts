@@ -7,6 +7,7 @@ import {
   testLogin,
 } from './lib/cpaas/account';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
+import { DESTINATIONS } from './lib/destinations';
 import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
@@ -35,9 +36,20 @@ interface CpaasOutDef extends NodeDef, SinkConfig {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'kandy-cpaas',
+    credentialKeys: CPAAS_CREDENTIAL_KEYS,
+    destination: DESTINATIONS['kandy-cpaas'],
+    test: async (config, credentials, signal) => {
+      const userId = await testLogin(config, credentials, signal);
+      return t('kandy-cpaas.test.ok', { userId });
+    },
+  });
+
   /** Kandy / Ribbon CPaaS account: the token, and ONE notification channel shared by every `cpaas in`. */
   function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.account = new CpaasAccount(config, this.credentials ?? {}, (message) => this.warn(message));
     this.on('close', (_removed: boolean, done: () => void) => {
       this.account.close().then(done, done);
@@ -52,15 +64,6 @@ export = function (RED: NodeAPI) {
         email: { type: 'text' },
         password: { type: 'password' },
       },
-    },
-  );
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'kandy-cpaas',
-    CPAAS_CREDENTIAL_KEYS,
-    async (config, credentials, signal) => {
-      const userId = await testLogin(config, credentials, signal);
-      return t('kandy-cpaas.test.ok', { userId });
     },
   );
 

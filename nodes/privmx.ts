@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { AdminRED, registerTestEndpoint } from './lib/admin';
+import { DESTINATIONS } from './lib/destinations';
 import type { EventMessage } from './lib/envelope';
 import { OnceLogger } from './lib/log-once';
 import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
@@ -33,8 +34,16 @@ interface PrivmxInDef extends NodeDef {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Parameters<typeof RED._>[1]);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'privmx-bridge',
+    credentialKeys: ['apiKeyId', 'apiKeySecret'],
+    destination: DESTINATIONS['privmx-bridge'],
+    test: testPrivmxBridge,
+  });
+
   function PrivmxBridgeNode(this: BridgeNode, config: BridgeDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     const credentials = this.credentials ?? {};
     const once = new OnceLogger((message) => this.warn(message));
     this.connection = new PrivmxConnection(
@@ -82,11 +91,4 @@ export = function (RED: NodeAPI) {
     attachSource(this, bridge?.connection, user, t);
   }
   RED.nodes.registerType('privmx in', PrivmxInNode);
-
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'privmx-bridge',
-    ['apiKeyId', 'apiKeySecret'],
-    testPrivmxBridge,
-  );
 };

@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import type { ConnectionState } from './lib/connection';
+import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
 import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
@@ -43,6 +44,14 @@ interface GatewayOutDef extends NodeDef, SinkConfig {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'sms-gateway',
+    credentialKeys: ['apiKey'],
+    destination: DESTINATIONS['sms-gateway'],
+    test: (config, credentials, signal) => testGateway(config, credentials, signal),
+  });
+
   /**
    * sms-gateway: the gateway URL, default sender and WebSocket auth mode; the API key is a credential.
    * Owns ONE event WebSocket (connected only while an `sms-gateway in` uses it) and the REST adapter
@@ -50,6 +59,7 @@ export = function (RED: NodeAPI) {
    */
   function SmsGateway(this: GatewayNode, config: GatewayDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_GATEWAY_URL;
     this.from = (config.from || '').trim();
     this.wsAuth = wsAuthMode(config.wsAuth);
@@ -68,10 +78,6 @@ export = function (RED: NodeAPI) {
   RED.nodes.registerType<GatewayNode, GatewayDef, unknown, GatewayCredentials>('sms-gateway', SmsGateway, {
     credentials: { apiKey: { type: 'password' } },
   });
-  // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
-  registerTestEndpoint(RED as unknown as AdminRED, 'sms-gateway', ['apiKey'], (config, credentials, signal) =>
-    testGateway(config, credentials, signal),
-  );
 
   /** sms-gateway in: sms_status / sms_inbound events as DESIGN.md envelopes. */
   function SmsGatewayIn(this: Node, config: GatewayInDef) {

@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
 import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
@@ -29,9 +30,22 @@ const truthy = (v: unknown) => v === true || v === 'true';
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  // Harmless check: GET /profile with the token (sends nothing, costs nothing).
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'smsapi-account',
+    credentialKeys: ['token'],
+    destination: DESTINATIONS['smsapi-account'],
+    test: (config, credentials, signal) =>
+      testSmsapiAccount(
+        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
+        signal,
+      ),
+  });
+
   /** smsapi-account: service URL, default sender name, test mode; the OAuth token is a credential. */
   function SmsapiAccountConfig(this: SmsapiAccountNode, config: SmsapiAccountDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.account = {
       url: (config.url || '').trim(),
       from: (config.from || '').trim(),
@@ -42,17 +56,6 @@ export = function (RED: NodeAPI) {
     'smsapi-account',
     SmsapiAccountConfig,
     { credentials: { token: { type: 'password' } } },
-  );
-  // Harmless check: GET /profile with the token (sends nothing, costs nothing).
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'smsapi-account',
-    ['token'],
-    (config, credentials, signal) =>
-      testSmsapiAccount(
-        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
-        signal,
-      ),
   );
 
   /** smsapi out: each input msg → SMS through SMSAPI, via the shared pipeline. */

@@ -289,7 +289,11 @@ describe('pbxware nodes (through Node-RED)', function () {
     });
     assert.deepStrictEqual([wrong.body.ok, wrong.body.code], [false, 'SMS_AUTH']);
     assert.match(wrong.body.error, /Invalid API key\./);
-    const json = await post({ id: 'pbx', config: { url: fake.url, api: 'json' }, credentials: {} });
+    const json = await post({
+      id: 'pbx',
+      config: { url: fake.url, tenant: '59', api: 'json' },
+      credentials: {},
+    });
     assert.strictEqual(json.body.ok, true, JSON.stringify(json.body));
     const text = JSON.stringify([ok.body, wrong.body, json.body]);
     assert.ok(!text.includes(fake.apiKey) && !text.includes('pbx-NOPE'));

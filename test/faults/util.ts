@@ -113,6 +113,16 @@ export const SECTIONS = {
       'provider failures, wrong credentials everywhere, unreachable servers and the "Test connection" ' +
       'endpoints, and scans everything observable for each value, raw, URL-encoded and base64.',
   },
+  testEndpoints: {
+    title: 'Secrets and the "Test connection" endpoints',
+    intro:
+      'Each endpoint is posted an untouched dialog (`__PWRD__` for every secret) naming a node id: its own ' +
+      'deployed node, a deployed node of another of our types, a core `mqtt-broker` with a password, a node ' +
+      'of its type in a disabled flow (credentials stored, not deployed); at the deployed URL (behind a ' +
+      'recording forwarder) or another loopback URL (a recording server); as JSON or form-encoded. Every ' +
+      'request, header, body and WebSocket frame the servers saw is scanned for every stored secret ' +
+      '(raw, URL-encoded, base64).',
+  },
 } as const;
 
 export type SectionName = keyof typeof SECTIONS;

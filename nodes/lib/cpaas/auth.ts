@@ -7,6 +7,7 @@
  */
 import { Clock, realClock, sleep } from '../clock';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 import { deadline, isRecord, normaliseBase, raced, readBody, redact } from './http';
 import { decodeJwt } from './jwt';
 
@@ -184,12 +185,23 @@ export class CpaasAuth {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form.toString(),
+        // the form carries the client secret or the password: never re-sent to a redirect's target
+        ...NO_REDIRECTS,
         signal: timeout.signal,
       });
       status = res.status;
+      if (isRedirect(status)) {
+        await res.body?.cancel();
+        throw this.remember(
+          new SmsError('SMS_CONFIG', redirectRefused('CPaaS login', status, res.headers.get('location')), {
+            status,
+          }),
+        );
+      }
       retryAfter = res.headers.get('retry-after');
       body = await readBody(res);
     } catch (err) {
+      if (err instanceof SmsError) throw err;
       throw fromFetchFailure(err, 'CPaaS login');
     } finally {
       timeout.dispose();

@@ -4,6 +4,7 @@
  */
 import { parseConfigUrl } from '../config-url';
 import { parseRetryAfter } from '../sms/errors';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 
 export const DEFAULT_GATEWAY_URL = 'https://smsgateway-api.onrender.com';
 
@@ -80,6 +81,15 @@ export async function httpError(res: Response): Promise<GatewayHttpError> {
   );
 }
 
+/** A 3xx to a request carrying the key: refused, with the reason (never followed). */
+export async function redirectError(res: Response): Promise<GatewayHttpError> {
+  await res.body?.cancel();
+  return new GatewayHttpError(
+    res.status,
+    redirectRefused('SMS gateway', res.status, res.headers.get('location')),
+  );
+}
+
 export interface WsToken {
   token: string;
   expiresIn?: number;
@@ -90,8 +100,10 @@ export async function requestWsToken(base: string, apiKey: string, signal: Abort
   const res = await fetch(`${base}/v1/ws/token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    ...NO_REDIRECTS,
     signal,
   });
+  if (isRedirect(res.status)) throw await redirectError(res);
   if (!res.ok) throw await httpError(res);
   const body = (await readJson(res)) as { token?: unknown; expiresIn?: unknown } | undefined;
   if (!body || typeof body.token !== 'string' || !body.token)

@@ -10,7 +10,8 @@
  */
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
-import { baseUrl, E164, errorText, isAuthRejection, readJson } from './api';
+import { isRedirect, NO_REDIRECTS } from '../safe-url';
+import { baseUrl, E164, errorText, isAuthRejection, readJson, redirectError } from './api';
 import { AuthGuard, AuthRefusedError } from './auth-guard';
 import { gatewayGuard } from './connection';
 
@@ -83,11 +84,17 @@ export class GatewayProvider implements SmsProvider {
           accept: 'application/json',
         },
         body: JSON.stringify(body),
+        ...NO_REDIRECTS,
         signal,
       });
     } catch (err) {
       ticket.settled();
       throw fromFetchFailure(err, 'SMS gateway');
+    }
+    if (isRedirect(res.status)) {
+      ticket.settled();
+      // not followed, so nothing was sent: a configuration error, never retried
+      throw new SmsError('SMS_CONFIG', (await redirectError(res)).message, { status: res.status });
     }
     const json = await readJson(res);
     if (isAuthRejection(res.status)) ticket.failed();

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SMSAPI, type SmsDetails } from 'smsapi';
+import { redactUrl } from '../safe-url';
 import { fromFetchFailure, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 
@@ -8,6 +9,10 @@ import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider
  * (the client mutates it). Every logical SMS carries an `idx` with `checkIdx`, so SMSAPI itself
  * refuses a second copy (error 53): a retry after a lost answer can never send two SMS, and an
  * error 53 on a retry means the earlier attempt went through.
+ *
+ * The client calls the global fetch with its default redirect mode and sends the token only in the
+ * Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
+ * a redirect never carries the token elsewhere (proved in test/admin-endpoints.test.ts).
  *
  * The client takes no AbortSignal: the pipeline stops waiting on timeout/close and the request
  * finishes (or fails) on its own.
@@ -44,10 +49,10 @@ export function serviceUrl(url: string | undefined): string {
   try {
     parsed = new URL(value);
   } catch {
-    throw new SmsError('SMS_CONFIG', `SMSAPI: invalid service URL "${value}"`);
+    throw new SmsError('SMS_CONFIG', `SMSAPI: invalid service URL "${redactUrl(value)}"`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-    throw new SmsError('SMS_CONFIG', `SMSAPI: the service URL must be http(s): "${value}"`);
+    throw new SmsError('SMS_CONFIG', `SMSAPI: the service URL must be http(s): "${redactUrl(value)}"`);
   if (parsed.username || parsed.password)
     throw new SmsError('SMS_CONFIG', 'SMSAPI: put the token in the credentials, not in the URL');
   return value.replace(/\/+$/, '');
