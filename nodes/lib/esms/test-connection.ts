@@ -30,7 +30,7 @@ export function probeWebSocket(
   try {
     wsUrl = esmsWebSocketUrl(base);
   } catch (err) {
-    return Promise.reject(new ConnectionError(`invalid URL: ${(err as Error).message}`, { code: 'CONFIG' }));
+    return Promise.reject(new ConnectionError((err as Error).message, { code: 'CONFIG' }));
   }
   return new Promise<string>((resolve, reject) => {
     let failure: Error | undefined;
