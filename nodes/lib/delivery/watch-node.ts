@@ -72,8 +72,9 @@ export function attachWatch(host: WatchHost, config: WatchConfig, t: Translate):
   let lastText = '';
   const redraw = () => {
     const s = watchStatus(table.stats, t);
-    if (s.text === lastText) return;
-    lastText = s.text ?? '';
+    const shown = `${s.fill} ${s.text}`;
+    if (shown === lastText) return;
+    lastText = shown;
     host.status(s);
   };
   const opts: WatchTableOptions<Msg> = {
