@@ -522,7 +522,7 @@ describe('examples with delivery watch (run against the fakes)', function () {
     gw.addKey(GW_KEY);
     const pbx: FakePbxware = await startFakePbxware();
     try {
-      const flow = example('sms-gateway-delivery-escalation.json').map((n) => {
+      const flow = example('sms-gateway-escalation.json').map((n) => {
         if (n.type === 'sms-gateway') return { ...n, url: gw.url };
         if (n.type === 'pbxware-server') return { ...n, url: pbx.url, tenant: pbx.tenant };
         return n;
