@@ -107,6 +107,14 @@ describe('delivery watch table', () => {
     assert.equal(clock.pending, 0);
   });
 
+  it("the send's own status is the providerStatus until a status event comes", () => {
+    const { t, clock, done } = table();
+    t.watch({ ...sms('q'), status: 'queued' }, { n: 1 });
+    clock.advance(120_000);
+    assert.equal(done[0].d.status, 'timeout');
+    assert.equal(done[0].d.providerStatus, 'queued');
+  });
+
   it('a status before its send is held and matched: final ends the watch at once, intermediate updates it', () => {
     const { t, clock, done } = table();
     assert.equal(t.status(st('early', 'failed', 'failed', 'no route')), 'held');

@@ -103,6 +103,8 @@ export interface SentSms {
   provider: string;
   ids: string[];
   to: string;
+  /** the provider's word in its answer to the send (`queued`, `DeliveredToNetwork`, …) */
+  status?: string;
 }
 
 /** msg.sms → SentSms, or undefined when msg.sms is absent or names no message id. */
@@ -113,5 +115,8 @@ export function sentFromMessage(msg: Rec): SentSms | 'no-id' | undefined {
   const ids = Array.isArray(sms.ids) ? sms.ids.map((i) => (typeof i === 'number' ? String(i) : i)) : [];
   const good = ids.filter((i): i is string => typeof i === 'string' && i !== '');
   if (!provider || good.length === 0 || str(sms.code)) return 'no-id';
-  return { provider, ids: [...new Set(good)], to: str(sms.to) ?? '' };
+  const sent: SentSms = { provider, ids: [...new Set(good)], to: str(sms.to) ?? '' };
+  const status = str(sms.status);
+  if (status) sent.status = status;
+  return sent;
 }

@@ -19,7 +19,7 @@ export interface DeliveryInfo {
   id: string;
   to: string;
   status: DeliveryStatus;
-  /** the provider's own word for the last status seen (absent when none came) */
+  /** the provider's own word for the last status seen, else the one its answer to the send gave */
   providerStatus?: string;
   reason?: string;
   /** epoch ms: when the watch started (the send's msg arrived) */
@@ -120,6 +120,7 @@ export class WatchTable<M> {
       msg,
       sentAt: now,
       deadline: this.nextDeadline(now),
+      providerStatus: sms.status,
     };
     for (const k of keys) this.byKey.set(k, w);
     this.order.add(w);
