@@ -91,6 +91,8 @@ interface Driver {
   reason(to: string): string;
   finalWord: string;
   failWord: string;
+  /** the word of `intermediate()` */
+  middleWord: string;
 }
 
 function gatewayDriver(): Driver {
@@ -128,6 +130,7 @@ function gatewayDriver(): Driver {
     reason: (to) => `Phone number ${to} is not reachable`,
     finalWord: 'sent',
     failWord: 'failed',
+    middleWord: 'sending',
   };
 }
 
@@ -169,6 +172,7 @@ function cpaasDriver(): Driver {
     reason: (to) => `Absent subscriber ${to}`,
     finalWord: 'DeliveredToTerminal',
     failWord: 'DeliveryImpossible',
+    middleWord: 'DeliveredToNetwork',
   };
 }
 
@@ -262,7 +266,7 @@ for (const make of [gatewayDriver, cpaasDriver]) {
       const id = await send(0);
       clock.advance(1_000);
       d.intermediate(id, TO[0]);
-      await delay(30);
+      await waitFor(() => watches().providerStatusOf(d.name, id) === d.middleWord);
       assert.equal(out.delivered.length, 0);
       clock.advance(2_000);
       d.deliver(id, TO[0]);
@@ -308,17 +312,14 @@ for (const make of [gatewayDriver, cpaasDriver]) {
       const out = await load();
       const id = await send(0);
       d.intermediate(id, TO[0]);
-      await delay(30);
+      await waitFor(() => watches().providerStatusOf(d.name, id) === d.middleWord);
       clock.advance(TIMEOUT_S * 1000 - 1);
       await delay(30);
       assert.equal(out.late.length, 0, 'not before the timeout');
       clock.advance(1);
       await waitFor(() => out.late.length === 1);
       assert.equal(out.late[0].delivery.status, 'timeout');
-      assert.equal(
-        out.late[0].delivery.providerStatus,
-        d.name === 'cpaas' ? 'DeliveredToNetwork' : 'sending',
-      );
+      assert.equal(out.late[0].delivery.providerStatus, d.middleWord);
       assert.equal(out.late[0].delivery.doneAt - out.late[0].delivery.sentAt, TIMEOUT_S * 1000);
       clock.advance(10 * TIMEOUT_S * 1000);
       d.deliver(id, TO[0]);

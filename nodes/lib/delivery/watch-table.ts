@@ -106,6 +106,11 @@ export class WatchTable<M> {
     return this.order.size;
   }
 
+  /** The provider's last word on an open watch (undefined when not watched). */
+  providerStatusOf(provider: string, id: string): string | undefined {
+    return this.byKey.get(key(provider, id))?.providerStatus;
+  }
+
   /** Start watching a sent SMS. */
   watch(sms: SentSms, msg: M): WatchResult {
     const keys = sms.ids.map((id) => key(sms.provider, id));
