@@ -83,7 +83,7 @@ export function renderTable(r: Report): string {
       'delivery watch: send + final status',
       `${int(r.watch.perSecond)} watches/s`,
       `${int(r.watch.open)} open: heap ${signed(r.watch.heapMB)} MB`,
-      `RSS ${signed(r.watch.rssMB)} MB`,
+      '',
     ]);
   if (r.soak)
     rows.push([
@@ -294,19 +294,18 @@ export function renderMarkdown(r: Report): string {
     out.push(
       `\`delivery watch\` in Node-RED: ${int(w.messages)} sent-SMS msgs (as \`sms-gateway out\` emits them) into ` +
         'the node, then their final `sms_status` events; timed until every watch has ended on the "delivered" ' +
-        `output. Then ${int(w.open)} watches left open: heap and RSS after GC, the send msgs they keep included.`,
+        `output. Then ${int(w.open)} watches left open: the heap they add (after GC), the send msgs they keep included.`,
       '',
     );
     out.push(
       table(
-        ['watches/s', 'delivered', 'seconds', `heap, ${int(w.open)} open`, 'RSS'],
+        ['watches/s', 'delivered', 'seconds', `heap, ${int(w.open)} open`],
         [
           [
             `**${int(w.perSecond)}**` + (w.error ? ` — ERROR ${w.error}` : ''),
             int(w.delivered),
             fmt(w.seconds, 2),
             `${signed(w.heapMB)} MB`,
-            `${signed(w.rssMB)} MB`,
           ],
         ],
       ),

@@ -326,7 +326,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       report.watch = r;
       log(
         `watch   delivery watch: ${fmt(r.perSecond)} watches/s (${r.delivered} delivered), ` +
-          `${int(r.open)} open watches: heap +${fmt(r.heapMB, 1)} MB, RSS +${fmt(r.rssMB, 1)} MB` +
+          `${int(r.open)} open watches: heap +${fmt(r.heapMB, 1)} MB after GC` +
           (r.error ? `  ERROR ${r.error}` : ''),
       );
     }

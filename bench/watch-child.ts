@@ -106,7 +106,6 @@ async function main(): Promise<void> {
           type: 'memory',
           open: table().size,
           heapBytes: after.heapUsed - before.heapUsed,
-          rssBytes: after.rss - before.rss,
         });
       } else if (message.type === 'exit') {
         await runtime.stop().catch(() => undefined);

@@ -20,7 +20,6 @@ export interface WatchResult extends WatchRun {
   delivered: number;
   /** heap after GC with `open` watches, minus before, in MB */
   heapMB: number;
-  rssMB: number;
   error?: string;
 }
 
@@ -31,7 +30,6 @@ export async function runWatch(run: WatchRun): Promise<WatchResult> {
     perSecond: NaN,
     delivered: 0,
     heapMB: NaN,
-    rssMB: NaN,
   };
   const child = new Child(path.join(__dirname, 'watch-child.ts'), {});
   try {
@@ -44,7 +42,6 @@ export async function runWatch(run: WatchRun): Promise<WatchResult> {
     result.perSecond = result.delivered / result.seconds;
     const m = await child.request({ type: 'memory', count: run.open }, 120_000);
     result.heapMB = (m.heapBytes as number) / 1024 ** 2;
-    result.rssMB = (m.rssBytes as number) / 1024 ** 2;
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
   } finally {

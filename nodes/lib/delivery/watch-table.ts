@@ -141,12 +141,12 @@ export class WatchTable<M> {
     this.stats.held = this.held.size;
     if (final) {
       this.end(w, final.outcome === 'delivered' ? 'delivered' : 'failed', final);
-      this.arm();
+      this.disarmIfIdle();
       this.changed();
       return 'done';
     }
     this.stats.watching = this.order.size;
-    this.arm();
+    this.armAt(w.deadline);
     this.changed();
     return 'watching';
   }
@@ -163,7 +163,7 @@ export class WatchTable<M> {
     if (w) {
       if (report.outcome) {
         this.end(w, report.outcome, report);
-        this.arm();
+        this.disarmIfIdle();
         this.changed();
         return 'ended';
       }
@@ -181,9 +181,10 @@ export class WatchTable<M> {
       this.held.delete(oldest);
       this.stats.unknown++;
     }
-    this.held.set(k, { report, expires: this.opts.clock.now() + this.opts.holdMs });
+    const expires = this.opts.clock.now() + this.opts.holdMs;
+    this.held.set(k, { report, expires });
     this.stats.held = this.held.size;
-    this.arm();
+    this.armAt(expires);
     this.changed();
     return 'held';
   }
@@ -259,14 +260,29 @@ export class WatchTable<M> {
     return Math.min(w?.deadline ?? Infinity, h?.expires ?? Infinity);
   }
 
+  /**
+   * The timer is always due at or before the earliest deadline or expiry (or absent when there is none):
+   * a new entry only moves it earlier, a removed one never needs it moved (it may wake once for nothing).
+   * So the heads of the two lists are read only here, on a tick, and on adopt — not per status: reading
+   * the first entry of a Set whose front entries were deleted costs a skip over each of them.
+   */
   private arm(): void {
-    if (this.suspended) return;
     const at = this.head();
     if (at === Infinity) return this.disarm();
+    this.armAt(at);
+  }
+
+  private armAt(at: number): void {
+    if (this.suspended) return;
     if (this.timer !== undefined && this.timerAt <= at) return;
     this.disarm();
     this.timerAt = at;
     this.timer = this.opts.clock.setTimeout(() => this.tick(), Math.max(0, at - this.opts.clock.now()));
+  }
+
+  /** no timer left behind when nothing is watched or held */
+  private disarmIfIdle(): void {
+    if (this.order.size === 0 && this.held.size === 0) this.disarm();
   }
 
   private disarm(): void {
