@@ -28,6 +28,7 @@ const COLOURS: Record<string, string> = {
   esms: '#F2C37C',
   pbxware: '#C9A8E6',
   cpaas: '#E8A890',
+  'delivery-watch': '#E6B3C2',
 };
 
 function fileName(type: string): string {

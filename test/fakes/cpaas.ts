@@ -159,6 +159,8 @@ export class FakeCpaas {
   defaultNumber = '+16135550000';
   /** stop answering connCheck and stop delivering notifications (a silent link) */
   stalled = false;
+  /** while set, a send is accepted at once (it is in `sent`) but answered only when this resolves */
+  answerGate?: Promise<void>;
   /** delay every send answer by this much */
   sendDelayMs = 0;
   /** refuse every bearer token, even fresh ones (401 on every call) */
@@ -342,7 +344,8 @@ export class FakeCpaas {
     } else {
       frame = {
         deliveryInfoNotification: {
-          deliveryInfo: { address: remote, deliveryStatus: 'DeliveredToTerminal', ...fields },
+          // messageId as Kandy's own SDK reads it (handleDeliveryReceipts)
+          deliveryInfo: { address: remote, deliveryStatus: 'DeliveredToTerminal', messageId, ...fields },
           link: [
             {
               href: `/cpaas/smsmessaging/v1/x/remoteAddresses/${remote}/messages/${messageId}`,
@@ -877,7 +880,10 @@ export class FakeCpaas {
     if (typeof text !== 'string' || text === '') return invalid('message');
     if (sender !== 'default' && (!E164.test(sender) || (this.numbers && !this.numbers.includes(sender))))
       return invalid('senderAddress');
-    return reply(201, this.accept(userId, sender, request, key));
+    const answer = this.accept(userId, sender, request, key);
+    // the socket can beat the HTTP answer: tests push delivery info while the answer waits here
+    if (this.answerGate) await this.answerGate;
+    return reply(201, answer);
   }
 
   private accept(userId: string, sender: string, request: Record<string, unknown>, key?: string): unknown {

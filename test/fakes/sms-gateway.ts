@@ -256,6 +256,9 @@ export class FakeSmsGateway {
     return true;
   }
 
+  /** while set, a send is accepted at once (it is in `sent`) but answered only when this resolves */
+  answerGate?: Promise<void>;
+
   /** push an sms_status to the tenant's authenticated sockets */
   pushStatus(fields: Record<string, unknown> = {}, tenantId = TENANT): Record<string, unknown> {
     const event = {
@@ -464,6 +467,8 @@ export class FakeSmsGateway {
     if (typeof text !== 'string' || text.length < 1 || text.length > 1600)
       return reply(400, { error: 'body must be 1-1600 characters' });
     const sms = this.acceptSms(body, key, now);
+    // the socket can beat the HTTP answer: tests push statuses while the answer waits here
+    if (this.answerGate) await this.answerGate;
     return reply(202, { messageId: sms.messageId, status: 'queued' });
   }
 
