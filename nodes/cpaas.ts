@@ -7,7 +7,7 @@ import {
   testLogin,
 } from './lib/cpaas/account';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -88,7 +88,7 @@ export = function (RED: NodeAPI) {
   function CpaasOut(this: Node, config: CpaasOutDef) {
     RED.nodes.createNode(this, config);
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
-    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t);
+    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t, sinkOptions(RED));
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

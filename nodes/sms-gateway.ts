@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import type { ConnectionState } from './lib/connection';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
 import { GatewayConnection, type GatewayUser } from './lib/sms-gateway/connection';
 import { eventSelection } from './lib/sms-gateway/envelope';
@@ -99,7 +99,7 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t);
+    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t, sinkOptions(RED));
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };
