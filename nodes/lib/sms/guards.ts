@@ -211,6 +211,11 @@ export class DedupeRegistry {
   has(id: string): boolean {
     return this.windows.has(id);
   }
+
+  /** forget every window (tests that load the same flow again in one process start clean) */
+  clear(): void {
+    this.windows.clear();
+  }
 }
 
 /** One registry for the process: every sink node instance of this package. */
