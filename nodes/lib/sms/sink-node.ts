@@ -23,6 +23,7 @@
  * outcome reported as above. The close handler calls done() when the last outcome is known, or just
  * before Node-RED's close timeout (nodeCloseTimeout, 15 s): a request still in flight then keeps
  * running to its own timeout and its outcome is still sent / raised; a warning says how many were left.
+ * A success that arrives while closing is also logged (after a full deploy its output goes nowhere).
  */
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
@@ -183,8 +184,6 @@ export function attachSink(
   }
 
   let conflictWarned = false;
-  /** close gave up waiting (Node-RED's close timeout): outcomes after that are also logged */
-  let closedLate = false;
   const windowSeconds = p.opts.dedupeWindowMs / 1000;
 
   host.on('input', (msg, send, done) => {
@@ -193,7 +192,8 @@ export function attachSink(
       many = recipients > 1;
       switch (o.kind) {
         case 'sent':
-          if (closedLate) host.warn(t(SINK + 'sentAfterClose', { to: o.to, ids: o.sms.ids.join(', ') }));
+          // while closing, the flow's wires may already be gone (full deploy): leave a trace in the log
+          if (p.isClosed) host.warn(t(SINK + 'sentAfterClose', { to: o.to, ids: o.sms.ids.join(', ') }));
           send({ ...msg, sms: o.sms });
           break;
         case 'duplicate':
@@ -238,7 +238,6 @@ export function attachSink(
     };
     const timer = clock.setTimeout(() => {
       // never abort: the requests keep running to their own timeout and still report their outcome
-      closedLate = true;
       host.warn(t(SINK + 'stillSending', { count: p.inFlight }));
       finish();
     }, closeWaitMs(options.nodeCloseTimeout));
