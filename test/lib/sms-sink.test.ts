@@ -401,7 +401,11 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     assert.equal(r.err, undefined);
     assert.deepEqual((r.sent[0].sms as { ids: string[] }).ids, ['slow-1']);
     assert.deepEqual([provider.requests.length, provider.aborted, provider.answered], [1, 0, 1]);
-    assert.deepEqual(host.warnings, ['common.sink.sentAfterClose'], 'a trace of the late success, no summary');
+    assert.deepEqual(
+      host.warnings,
+      ['common.sink.sentAfterClose'],
+      'a trace of the late success, no summary',
+    );
   });
 
   it('several recipients: each queued one is its own Catch-able SMS_CANCELLED error with its msg.sms', async () => {
