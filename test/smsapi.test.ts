@@ -346,7 +346,8 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
   });
 
   it('closing with a send that never answers waits for its timeout (never aborts it), then reports SMS_UNCERTAIN without a retry', async () => {
-    await load({ timeout: 0.3 });
+    // a timeout long enough that the shutdown surely starts while the request is in flight
+    await load({ timeout: 2 });
     fake.script({ kind: 'hang' });
     const out = helper.getNode('s');
     const errors: string[] = [];

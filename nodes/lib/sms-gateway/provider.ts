@@ -99,9 +99,11 @@ export class GatewayProvider implements SmsProvider {
     if (res.ok) {
       const reply = (json ?? {}) as { messageId?: unknown; status?: unknown };
       if (typeof reply.messageId !== 'string' || !reply.messageId)
-        // accepted, so never retried (a retry could send it twice)
+        // probably accepted, but nothing confirms it: ambiguous, so SMS_UNCERTAIN and never sent again
         throw new SmsError('SMS_PROVIDER', `SMS gateway: HTTP ${res.status} without a messageId`, {
           status: res.status,
+          transient: true,
+          ambiguous: true,
         });
       return {
         ids: [reply.messageId],
