@@ -1,7 +1,7 @@
 /**
  * The glue every sink node file calls:
  *
- *   attachSink(node, config, provider, RED._)
+ *   attachSink(node, config, provider, RED._, sinkOptions(RED))
  *
  * registers the node's 'input' and 'close' handlers and runs each input message through the shared
  * pipeline (recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded
@@ -14,7 +14,8 @@
  * - failed: a Catch-able error whose `err.code` is an SmsErrorCode. With ONE recipient the node calls
  *   `done(err)` (msg.sms carries `{to, status:'failed', code, …}`); with several, `node.error(err, copy)`
  *   for each failed recipient (the copy carries that recipient's msg.sms) and `done()` at the end.
- *   Message-level failures (no recipient, bad template, empty or too-long text) are one `done(err)`.
+ *   Message-level failures (no recipient, too many recipients, bad template, empty or too-long text)
+ *   are one `done(err)`. SMS_UNCERTAIN: the SMS may have been sent (an ambiguous failure, not retried).
  *   Rate-limited (SMS_RATE_LIMITED) and queue-overflow (SMS_QUEUE_FULL) SMS are failures too.
  * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, a warning, counted.
  *
