@@ -194,7 +194,8 @@ export class DedupeRegistry {
   release(id: string, window: DedupeWindow, removed: boolean, clock: Pick<Clock, 'now'>): void {
     const entry = this.windows.get(id);
     if (!entry || entry.window !== window) return;
-    if (removed || !window.enabled) this.windows.delete(id);
+    // nothing to hand on (off, or empty: keys are only added while the node runs)
+    if (removed || !window.enabled || window.size === 0) this.windows.delete(id);
     else entry.until = clock.now() + window.windowMs;
     this.prune(clock.now());
   }
