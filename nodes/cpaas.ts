@@ -8,7 +8,7 @@ import {
 } from './lib/cpaas/account';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
 import { DESTINATIONS } from './lib/destinations';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -91,7 +91,7 @@ export = function (RED: NodeAPI) {
   function CpaasOut(this: Node, config: CpaasOutDef) {
     RED.nodes.createNode(this, config);
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
-    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t);
+    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t, sinkOptions(RED));
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

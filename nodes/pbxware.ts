@@ -3,7 +3,13 @@ import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { DESTINATIONS } from './lib/destinations';
 import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
-import { attachSink, type InputHandler, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import {
+  attachSink,
+  sinkOptions,
+  type InputHandler,
+  type SinkConfig,
+  type SinkHost,
+} from './lib/sms/sink-node';
 import type { Translate } from './lib/status';
 
 interface PbxwareCredentials {
@@ -73,7 +79,7 @@ export = function (RED: NodeAPI) {
     const host: SinkHost = voicemail
       ? withExtensionInput(this as unknown as SinkHost)
       : (this as unknown as SinkHost);
-    attachSink(host, sinkConfig, provider, t);
+    attachSink(host, sinkConfig, provider, t, sinkOptions(RED));
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };

@@ -3,7 +3,7 @@ import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import type { ConnectionState } from './lib/connection';
 import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
 import { GatewayConnection, type GatewayUser } from './lib/sms-gateway/connection';
 import { eventSelection } from './lib/sms-gateway/envelope';
@@ -105,7 +105,7 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t);
+    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t, sinkOptions(RED));
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };

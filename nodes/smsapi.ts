@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
 import type { Translate } from './lib/status';
 
@@ -78,7 +78,7 @@ export = function (RED: NodeAPI) {
         return;
       }
     }
-    attachSink(host, config, provider, t);
+    attachSink(host, config, provider, t, sinkOptions(RED));
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };

@@ -107,6 +107,7 @@
       message: { value: '' },
       rateLimit: { value: 10, validate: wholeNumber(0, 1000000) },
       dedupeWindow: { value: 60, validate: wholeNumber(0, 604800) },
+      maxRecipients: { value: 20, validate: wholeNumber(1, 10000) },
       maxParts: { value: 3, validate: wholeNumber(1, maxParts) },
       tooLong: { value: 'refuse' },
       defaultCountry: {
@@ -135,6 +136,7 @@
     $('#node-input-overflow').val(node.overflow === 'drop-old' ? 'drop-old' : 'drop-new');
     $('#node-input-rateLimit').spinner({ min: 0 });
     $('#node-input-dedupeWindow').spinner({ min: 0 });
+    $('#node-input-maxRecipients').spinner({ min: 1, max: 10000 });
     $('#node-input-maxParts').spinner({ min: 1, max: maxParts });
     $('#node-input-queueSize').spinner({ min: 1 });
     $('#node-input-retries').spinner({ min: 0, max: 10 });

@@ -655,9 +655,9 @@ describe('cpaas nodes (through Node-RED)', function () {
         sends: 3,
       },
       {
-        name: '5xx → SMS_PROVIDER, retried up to the limit',
+        name: '5xx → retried up to the limit, then SMS_UNCERTAIN (a 5xx may follow a processed request)',
         answers: [1, 2, 3].map(() => ({ status: 503, body: 'down' })),
-        code: 'SMS_PROVIDER',
+        code: 'SMS_UNCERTAIN',
         sends: 3,
       },
     ];
@@ -675,7 +675,7 @@ describe('cpaas nodes (through Node-RED)', function () {
       });
     }
 
-    it('transient failures retry and succeed; a revoked token re-authenticates; a lost answer is reported, never retried', async () => {
+    it('transient failures retry and succeed; a revoked token re-authenticates; a lost answer is retried with the same clientCorrelator: one SMS', async () => {
       await helper.load(nodes, outFlow({ to: '+16135550201', retries: 3, timeout: 0.4 }), projectCreds());
       const sent = collect('h');
       const caught = collect('hc');
@@ -691,17 +691,16 @@ describe('cpaas nodes (through Node-RED)', function () {
       await waitFor(() => sent.length === 2);
       assert.strictEqual(fake.counts.token, 2, 'one re-authentication');
 
-      // the server takes the SMS but the answer comes too late: CPaaS is not known to dedupe a
-      // repeated POST, so the pipeline reports the timeout instead of risking a second SMS
+      // the server takes the SMS but the answer comes too late: the retry carries the same
+      // clientCorrelator, and CPaaS answers it without sending a second SMS
       const sendsBefore = fake.counts.send;
       fake.scriptSend({ status: 201, process: true, delayMs: 700 });
       helper.getNode('out').receive({ payload: 'three' });
-      await waitFor(() => caught.length === 1, 5000);
-      assert.strictEqual(caught[0].error.code, 'SMS_TIMEOUT');
-      await delay(800);
-      assert.strictEqual(fake.counts.send - sendsBefore, 1, 'one request, no retry');
+      await waitFor(() => sent.length === 3, 5000);
+      assert.strictEqual(fake.counts.send - sendsBefore, 2, 'the lost answer was asked again');
+      assert.strictEqual(fake.counts.sendRepeated, 1, 'recognised by its clientCorrelator');
       assert.strictEqual(fake.sent.filter((s) => s.message === 'three').length, 1, 'one SMS');
-      assert.strictEqual(sent.length, 2);
+      assert.strictEqual(caught.length, 0);
     });
 
     it('wrong credentials fail with SMS_AUTH and do not hammer the token endpoint', async () => {

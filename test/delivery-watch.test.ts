@@ -83,7 +83,9 @@ interface Driver {
   sink: string;
   source(): FlowNode;
   sentIds(): string[];
-  setGate(gate: Promise<void> | undefined): void;
+  /** hold the provider's HTTP answers (the SMS is taken at once) / give them now */
+  holdAnswers(): void;
+  releaseAnswers(): void;
   intermediate(id: string, to: string): void;
   deliver(id: string, to: string): void;
   fail(id: string, to: string): void;
@@ -117,7 +119,8 @@ function gatewayDriver(): Driver {
       wires: [['w']],
     }),
     sentIds: () => fake.sent.map((s) => s.messageId),
-    setGate: (gate) => (fake.answerGate = gate),
+    holdAnswers: () => (fake.slow.held = true),
+    releaseAnswers: () => fake.slow.release(),
     intermediate: (id) => void fake.pushStatus({ messageId: id, status: 'sending', rcMessageId: undefined }),
     deliver: (id) => void fake.pushStatus({ messageId: id, status: 'sent' }),
     fail: (id, to) =>
@@ -165,7 +168,8 @@ function cpaasDriver(): Driver {
       wires: [['w']],
     }),
     sentIds: () => fake.sent.map((s) => s.messageId),
-    setGate: (gate) => (fake.answerGate = gate),
+    holdAnswers: () => (fake.slow.held = true),
+    releaseAnswers: () => fake.slow.release(),
     intermediate: (id, to) => void push(id, to, 'DeliveredToNetwork'),
     deliver: (id, to) => void push(id, to, 'DeliveredToTerminal'),
     fail: (id, to) => void push(id, to, 'DeliveryImpossible', { description: `Absent subscriber ${to}` }),
@@ -334,8 +338,7 @@ for (const make of [gatewayDriver, cpaasDriver]) {
 
     it('out of order: the final status arrives before the send msg (the socket beats the HTTP answer)', async () => {
       const out = await load();
-      let release!: () => void;
-      d.setGate(new Promise<void>((r) => (release = r)));
+      d.holdAnswers();
       helper.getNode('out').receive({ payload: 'early bird', to: TO[2] });
       await waitFor(() => d.sentIds().length === 1);
       const id = d.sentIds()[0];
@@ -343,8 +346,7 @@ for (const make of [gatewayDriver, cpaasDriver]) {
       await waitFor(() => watches().stats.held === 1, 5000, 'the status is held');
       assert.equal(out.delivered.length, 0);
       clock.advance(4_000); // held statuses wait 5 s
-      d.setGate(undefined);
-      release();
+      d.releaseAnswers();
       await waitFor(() => out.delivered.length === 1);
       assert.equal(out.delivered[0].payload, 'early bird');
       assert.equal(out.delivered[0].delivery.id, id);

@@ -72,6 +72,7 @@ async function sinkGuardFields(editor: Editor) {
   return {
     rateLimit,
     dedupeWindow: await field('dedupeWindow').inputValue(),
+    maxRecipients: await field('maxRecipients').inputValue(),
     maxParts: await field('maxParts').inputValue(),
     badMarked,
   };
@@ -197,7 +198,7 @@ describe('e2e: editor', function () {
         if (/ out$/.test(info.type))
           assert.deepStrictEqual(
             guards,
-            { rateLimit: '10', dedupeWindow: '60', maxParts: '3', badMarked: true },
+            { rateLimit: '10', dedupeWindow: '60', maxRecipients: '20', maxParts: '3', badMarked: true },
             `storm guard fields of "${info.type}"`,
           );
         noNewErrors(editor, mark, info.type);

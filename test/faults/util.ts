@@ -97,6 +97,13 @@ export const SECTIONS = {
       'must never exceed one per recipient. "Outcomes" counts sent messages + Catch-able errors: exactly ' +
       'one per recipient per input message.',
   },
+  closing: {
+    title: 'Closing',
+    intro:
+      'A sink is redeployed while its (slow) provider holds one request and three more SMS wait in the queue. ' +
+      'Expected: the request is not aborted (the provider answers and sees its answer taken), its outcome reaches ' +
+      'the flow, and each queued SMS is an SMS_CANCELLED error on its own message at the Catch node.',
+  },
   lifecycle: {
     title: 'Redeploys (leaks)',
     intro:

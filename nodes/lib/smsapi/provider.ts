@@ -59,7 +59,8 @@ export function serviceUrl(url: string | undefined): string {
 }
 
 /** MessageError codes → pipeline codes. Transient: 201, 202, 999. */
-const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolean }> = {
+/** ambiguous: an internal error may follow a processed request (safe to retry: idx + check_idx) */
+const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolean; ambiguous?: boolean }> = {
   11: { code: 'SMS_TOO_LONG' },
   12: { code: 'SMS_TOO_LONG' },
   13: { code: 'SMS_INVALID_NUMBER' },
@@ -69,9 +70,9 @@ const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolea
   102: { code: 'SMS_AUTH' },
   103: { code: 'SMS_INSUFFICIENT_FUNDS' },
   105: { code: 'SMS_AUTH' },
-  201: { code: 'SMS_PROVIDER', transient: true },
+  201: { code: 'SMS_PROVIDER', transient: true, ambiguous: true },
   202: { code: 'SMS_RATE_LIMITED', transient: true },
-  999: { code: 'SMS_PROVIDER', transient: true },
+  999: { code: 'SMS_PROVIDER', transient: true, ambiguous: true },
 };
 
 interface ClientError {
@@ -118,6 +119,7 @@ export function mapSmsapiError(err: unknown): SmsError {
     const extra = providerCode === 13 ? invalidNumbers(e.data) : '';
     return new SmsError(known?.code ?? 'SMS_PROVIDER', `SMSAPI error ${providerCode}: ${text}${extra}`, {
       transient: known?.transient,
+      ambiguous: known?.ambiguous,
       providerCode,
     });
   }
@@ -129,7 +131,8 @@ export function mapSmsapiError(err: unknown): SmsError {
     // the client does not expose response headers on errors, so Retry-After cannot be read: back off
     if (status === 429) return new SmsError('SMS_RATE_LIMITED', message, { status, transient: true });
     if (status === 408) return new SmsError('SMS_TIMEOUT', message, { status, transient: true });
-    if (status >= 500) return new SmsError('SMS_PROVIDER', message, { status, transient: true });
+    if (status >= 500)
+      return new SmsError('SMS_PROVIDER', message, { status, transient: true, ambiguous: true });
     return new SmsError('SMS_PROVIDER', message, { status });
   }
   if (e.name === 'TypeError' && e.message === 'fetch failed') return fromFetchFailure(err, 'SMSAPI');
@@ -139,9 +142,7 @@ export function mapSmsapiError(err: unknown): SmsError {
   return new SmsError(
     'SMS_PROVIDER',
     `SMSAPI: unexpected answer (${e.name ?? 'Error'}: ${e.message ?? ''})`,
-    {
-      transient: true,
-    },
+    { transient: true, ambiguous: true },
   );
 }
 
