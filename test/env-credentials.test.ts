@@ -13,6 +13,9 @@ import { fakeEvents, type FakePrivmxBridge, startFakeBridge } from './fakes/priv
 import { FakeSmsapi } from './fakes/smsapi';
 import { helper, waitFor } from './helpers';
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const catchNode = require(require.resolve('@node-red/nodes/core/common/25-catch.js'));
+
 const TOKEN = 'env-token-' + Math.random().toString(36).slice(2);
 const VARS = ['SMSAPI_TOKEN', 'BRIDGE_KEY_ID', 'BRIDGE_KEY_SECRET'] as const;
 
@@ -146,6 +149,28 @@ describe('credentials from the environment (${NAME} in config node credentials)'
     assert.equal((helper.getNode('acc').credentials as { token?: string }).token, TOKEN);
     assert.deepEqual(stored('acc'), credentials.acc);
     assert.deepEqual(stored('b1'), credentials.b1);
+  });
+
+  it('an unset variable is not replaced: the reference itself is refused as a token (SMS_AUTH)', async () => {
+    delete process.env.SMSAPI_TOKEN;
+    await helper.load(
+      [privmxNodes, smsapiNodes, catchNode],
+      [
+        ...flow(),
+        { id: 'c', type: 'catch', z: 't1', scope: null, uncaught: false, wires: [['caught']] },
+        { id: 'caught', type: 'helper', z: 't1' },
+      ],
+      credentials,
+    );
+    const caught: { error: { code?: string; message: string } }[] = [];
+    helper
+      .getNode('caught')
+      .on('input', (msg: { error: { code?: string; message: string } }) => caught.push(msg));
+    helper.getNode('out').receive({ event: { author: 'ola' } });
+    await waitFor(() => caught.length === 1, 5000, 'the error at the Catch node');
+    assert.equal(caught[0].error.code, 'SMS_AUTH');
+    assert.equal(smsapi.smsRequests[0]?.headers.authorization, 'Bearer ${SMSAPI_TOKEN}');
+    assert.equal(smsapi.accepted.length, 0);
   });
 
   it('Test connection of an untouched smsapi-account dialog uses the value from the environment', async () => {
