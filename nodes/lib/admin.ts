@@ -114,13 +114,16 @@ export function resolveCredentials(
   keys: readonly string[],
   given: Json,
   stored: Record<string, unknown> | undefined,
+  /** the credentials as saved (`${NAME}` unresolved): a field sent back unchanged counts as untouched */
+  raw: Record<string, unknown> = {},
 ): Record<string, string> | undefined {
   const out: Record<string, string> = {};
   let typed = 0;
   for (const key of keys) {
     const value = given[key];
     if (stored) {
-      const chosen = isStored(value) ? stored[key] : value;
+      const untouched = isStored(value) || (typeof value === 'string' && value === raw[key]);
+      const chosen = untouched ? stored[key] : value;
       if (typeof chosen === 'string' && chosen !== '') out[key] = chosen;
       continue;
     }
@@ -202,7 +205,9 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
     const node = RED.nodes.getNode(id);
     if (!node || node.type !== type) return undefined;
     if (!sameDestination(destinationOf(destination, config), deployedAt.get(node))) return undefined;
-    return RED.nodes.getCredentials(id) ?? {};
+    // the deployed node's credentials: Node-RED has put the values of ${NAME} references in them
+    const deployed = (node as { credentials?: Record<string, unknown> }).credentials ?? {};
+    return { values: deployed, raw: RED.nodes.getCredentials(id) ?? {} };
   };
 
   RED.httpAdmin.post(testEndpointPath(type), RED.auth.needsPermission(`${type}.write`), (req, res) => {
@@ -214,11 +219,8 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
       res.status(e.status).json({ ok: false, error: RED._(`common.test.${e.key}`), code: 'BAD_REQUEST' });
       return;
     }
-    const credentials = resolveCredentials(
-      credentialKeys,
-      parsed.credentials,
-      usableStored(parsed.id, parsed.config),
-    );
+    const usable = usableStored(parsed.id, parsed.config);
+    const credentials = resolveCredentials(credentialKeys, parsed.credentials, usable?.values, usable?.raw);
     if (!credentials) {
       // a stored secret that may not go there, or no secret at all (a new, empty dialog)
       const stored = Object.values(parsed.credentials).includes(PASSWORD_PLACEHOLDER);
