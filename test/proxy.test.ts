@@ -1,0 +1,183 @@
+/**
+ * Proxies through Node-RED: every config node reaches its server through a core `http proxy` node (or
+ * HTTP_PROXY / HTTPS_PROXY / NO_PROXY without one). The fake servers listen on loopback but are named
+ * `*.invalid` in the flows: only the fake forward proxy resolves those names, so an answer proves the
+ * traffic went through it.
+ */
+import assert from 'assert';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const httpProxyNode = require('@node-red/nodes/core/network/06-httpproxy.js');
+import privmxNodes from '../nodes/privmx';
+import { resetTuning, tuning } from '../nodes/lib/tuning';
+import { FakeForwardProxy } from './fakes/forward-proxy';
+import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
+import { helper, waitFor } from './helpers';
+
+const PROXY_USER = 'proxy-user';
+const PROXY_PASSWORD = 'pr0xy-pa55-' + Math.random().toString(36).slice(2);
+const HOSTS = [
+  'bridge.invalid',
+  'smsapi.invalid',
+  'gateway.invalid',
+  'esms.invalid',
+  'pbx.invalid',
+  'cpaas.invalid',
+];
+
+const FAST_SOURCE = {
+  backoff: {
+    initialDelayMs: 20,
+    maxDelayMs: 100,
+    factor: 2,
+    jitter: 0,
+    permanentDelayMs: 60_000,
+    maxPermanentDelayMs: 60_000,
+  },
+  deadAfterMs: 5_000,
+  stableAfterMs: 60_000,
+  requestTimeoutMs: 1_000,
+  handshakeTimeoutMs: 1_000,
+  closeTimeoutMs: 300,
+};
+
+interface Status {
+  fill?: string;
+  shape?: string;
+  text?: string;
+}
+
+/** A fake's loopback URL under a name only the proxy resolves: `http://127.0.0.1:5/x` → `http://bridge.invalid:5/x`. */
+function renamed(url: string, host: string): string {
+  const u = new URL(url);
+  u.hostname = host;
+  return u.href.replace(/\/$/, '');
+}
+
+const hostPort = (url: string) => `${new URL(url).hostname}:${new URL(url).port}`;
+
+let proxy: FakeForwardProxy;
+const cleanups: Array<() => Promise<void> | void> = [];
+
+function proxyNode(extra: Record<string, unknown> = {}) {
+  return { id: 'p1', type: 'http proxy', name: 'office proxy', url: proxy.url, noproxy: [], ...extra };
+}
+
+const proxyCreds = (password = PROXY_PASSWORD) => ({ p1: { username: PROXY_USER, password } });
+
+/** Every status a node shows from now on. */
+function statuses(id: string): Status[] {
+  const node = helper.getNode(id);
+  const seen: Status[] = [];
+  const original = node.status.bind(node);
+  node.status = (s: Status) => {
+    seen.push(s);
+    return original(s);
+  };
+  return seen;
+}
+
+function collect(id: string): Array<Record<string, unknown>> {
+  const msgs: Array<Record<string, unknown>> = [];
+  helper.getNode(id).on('input', (msg: Record<string, unknown>) => msgs.push(msg));
+  return msgs;
+}
+
+/** Everything Node-RED logged so far, as text. */
+function logText(): string {
+  return helper
+    .log()
+    .args.map((a: unknown[]) => JSON.stringify(a[0]))
+    .join('\n');
+}
+
+function assertNoPassword(...things: unknown[]) {
+  for (const thing of things) {
+    const text = typeof thing === 'string' ? thing : JSON.stringify(thing);
+    assert.ok(!text.includes(PROXY_PASSWORD), `the proxy password leaked: ${text.slice(0, 300)}`);
+    const basic = Buffer.from(`${PROXY_USER}:${PROXY_PASSWORD}`).toString('base64');
+    assert.ok(!text.includes(basic), 'the proxy credentials leaked (base64)');
+  }
+}
+
+describe('proxies (through Node-RED, a real forward proxy on loopback)', function () {
+  this.timeout(15_000);
+
+  beforeEach(async () => {
+    proxy = await FakeForwardProxy.start({ username: PROXY_USER, password: PROXY_PASSWORD, hosts: HOSTS });
+    tuning.privmx = { ...FAST_SOURCE };
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    while (cleanups.length) await cleanups.pop()!();
+    await proxy.close();
+    resetTuning();
+  });
+
+  describe('privmx in (WebSocket through a CONNECT tunnel)', () => {
+    let fake: FakePrivmxBridge;
+    let keyId: string;
+    let secret: string;
+
+    beforeEach(async () => {
+      ({ fake, keyId, secret } = await startFakeBridge({ pingIntervalMs: 1_000 }));
+      cleanups.push(() => fake.close());
+    });
+
+    const bridge = (extra: Record<string, unknown> = {}) => ({
+      id: 'b1',
+      type: 'privmx-bridge',
+      url: renamed(fake.url, 'bridge.invalid'),
+      proxy: 'p1',
+      ...extra,
+    });
+    const privmxIn = {
+      id: 'in1',
+      type: 'privmx in',
+      bridge: 'b1',
+      channels: ['thread'],
+      types: [],
+      containerIds: '',
+      wires: [['out1']],
+    };
+    const flow = (extra: Record<string, unknown> = {}) => [
+      proxyNode(),
+      bridge(extra),
+      privmxIn,
+      { id: 'out1', type: 'helper' },
+    ];
+    const creds = (password?: string) => ({
+      ...proxyCreds(password),
+      b1: { apiKeyId: keyId, apiKeySecret: secret },
+    });
+
+    it('subscribes and receives through the proxy node', async () => {
+      await helper.load([httpProxyNode, privmxNodes], flow(), creds());
+      const msgs = collect('out1');
+      await waitFor(() => helper.getNode('b1').connection.state.phase === 'subscribed', 5000, 'subscribed');
+      fake.emit(fakeEvents.threadNewMessage({ id: 'm1', threadId: 't1', author: 'janek', contextId: 'c1' }));
+      await waitFor(() => msgs.length === 1, 3000, 'the event');
+      assert.strictEqual((msgs[0].event as { id: string }).id, 'm1');
+      assert.ok(proxy.count(hostPort(renamed(fake.url, 'bridge.invalid'))) >= 1);
+      assert.strictEqual(proxy.requests[0].kind, 'connect');
+      assertNoPassword(msgs, logText());
+    });
+
+    it('a 407 is a red status with the reason, retried only after the long backoff', async () => {
+      await helper.load([httpProxyNode, privmxNodes], flow(), creds('wrong-password'));
+      const seen = statuses('in1');
+      await waitFor(() => seen.some((s) => s.fill === 'red'), 5000, 'red status');
+      const state = helper.getNode('b1').connection.state;
+      assert.match(
+        String(state.reason),
+        /proxy http:\/\/127\.0\.0\.1:\d+ refused the credentials \(HTTP 407/,
+      );
+      assert.strictEqual(state.code, 'PROXY_AUTH');
+      assert.ok(state.permanent);
+      assert.ok(state.retryAt - Date.now() > 30_000, 'the long backoff');
+      assert.strictEqual(proxy.refusals(), 1, 'no reconnect loop');
+      assert.strictEqual(fake.stats.tcpConnections, 0);
+      assertNoPassword(seen, logText(), state);
+    });
+  });
+});
