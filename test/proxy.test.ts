@@ -8,8 +8,10 @@ import assert from 'assert';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const httpProxyNode = require('@node-red/nodes/core/network/06-httpproxy.js');
 import privmxNodes from '../nodes/privmx';
+import smsapiNodes from '../nodes/smsapi';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeForwardProxy } from './fakes/forward-proxy';
+import { FakeSmsapi } from './fakes/smsapi';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { helper, waitFor } from './helpers';
 
@@ -178,6 +180,169 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
       assert.strictEqual(proxy.refusals(), 1, 'no reconnect loop');
       assert.strictEqual(fake.stats.tcpConnections, 0);
       assertNoPassword(seen, logText(), state);
+    });
+  });
+
+  describe('smsapi out (the official client, its fetch routed per account)', () => {
+    const TOKEN = 'smsapi-token-1';
+    let fake: FakeSmsapi;
+
+    beforeEach(async () => {
+      fake = await FakeSmsapi.start({ token: TOKEN, points: 12.5 });
+      cleanups.push(() => fake.close());
+    });
+
+    const account = (extra: Record<string, unknown> = {}) => ({
+      id: 'acc',
+      type: 'smsapi-account',
+      url: renamed(fake.url, 'smsapi.invalid'),
+      proxy: 'p1',
+      ...extra,
+    });
+    const sink = {
+      id: 's1',
+      type: 'smsapi out',
+      account: 'acc',
+      to: '+48500000000',
+      message: 'Alarm {{payload}}',
+      rateLimit: 0,
+      dedupeWindow: 0,
+      wires: [['out1']],
+    };
+    const catcher = [
+      { id: 'c1', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', type: 'helper' },
+    ];
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const catchNode = require('@node-red/nodes/core/common/25-catch.js');
+    const load = (nodes: object[], password?: string) =>
+      helper.load([httpProxyNode, smsapiNodes, catchNode], nodes, {
+        ...proxyCreds(password),
+        acc: { token: TOKEN },
+      });
+
+    it('sends through the proxy node (absolute-URI request for http)', async () => {
+      await load([proxyNode(), account(), sink, { id: 'out1', type: 'helper' }, ...catcher]);
+      const sent = collect('out1');
+      helper.getNode('s1').receive({ payload: 'boiler' });
+      await waitFor(() => sent.length === 1, 5000, 'msg.sms');
+      assert.strictEqual(fake.accepted.length, 1);
+      assert.strictEqual(fake.accepted[0].message, 'Alarm boiler');
+      assert.strictEqual(proxy.count(hostPort(renamed(fake.url, 'smsapi.invalid'))), 1);
+      assert.strictEqual(proxy.requests[0].kind, 'absolute');
+      assert.ok(
+        !fake.smsRequests[0].headers['proxy-authorization'],
+        'the proxy credentials stay at the proxy',
+      );
+      assertNoPassword(sent, logText());
+    });
+
+    it('a 407 fails the SMS with SMS_AUTH (Catch-able), not retried', async () => {
+      await load([proxyNode(), account(), sink, { id: 'out1', type: 'helper' }, ...catcher], 'wrong');
+      const caught = collect('caught');
+      const seen = statuses('s1');
+      helper.getNode('s1').receive({ payload: 'boiler' });
+      await waitFor(() => caught.length === 1, 5000, 'the error');
+      const error = caught[0].error as { message: string; code?: string };
+      assert.strictEqual(error.code, 'SMS_AUTH');
+      assert.match(error.message, /refused the credentials \(HTTP 407/);
+      assert.strictEqual(proxy.refusals(), 1, 'not retried');
+      assert.strictEqual(fake.requests.length, 0);
+      assert.ok(seen.some((s) => s.fill === 'red'));
+      assertNoPassword(caught, seen, logText());
+    });
+
+    it('Test connection goes through the deployed proxy node', async () => {
+      await helper.startServer();
+      cleanups.push(() => helper.stopServer());
+      await load([proxyNode(), account()]);
+      const res = await helper
+        .request()
+        .post('/sms-notify/test/smsapi-account')
+        .send({
+          id: 'acc',
+          config: { url: renamed(fake.url, 'smsapi.invalid'), proxy: 'p1' },
+          credentials: { token: '__PWRD__' },
+        })
+        .expect(200);
+      assert.strictEqual(res.body.ok, true, JSON.stringify(res.body));
+      assert.match(res.body.message, /12\.5 points/);
+      assert.strictEqual(proxy.count(hostPort(renamed(fake.url, 'smsapi.invalid'))), 1);
+      // a proxy id that names no deployed proxy node: nothing is sent anywhere
+      const unknown = await helper
+        .request()
+        .post('/sms-notify/test/smsapi-account')
+        .send({
+          config: { url: renamed(fake.url, 'smsapi.invalid'), proxy: 'nope' },
+          credentials: { token: TOKEN },
+        })
+        .expect(200);
+      assert.strictEqual(unknown.body.ok, false);
+      assert.match(unknown.body.error, /proxy node is not deployed/);
+      assert.strictEqual(proxy.requests.length, 1);
+      assertNoPassword(res.body, unknown.body, logText());
+    });
+
+    it('noproxy: a listed host is reached directly', async () => {
+      await load([
+        proxyNode({ noproxy: ['127.0.0.1'] }),
+        account({ url: fake.url }),
+        sink,
+        { id: 'out1', type: 'helper' },
+        ...catcher,
+      ]);
+      const sent = collect('out1');
+      helper.getNode('s1').receive({ payload: 'direct' });
+      await waitFor(() => sent.length === 1, 5000, 'msg.sms');
+      assert.strictEqual(fake.accepted.length, 1);
+      assert.strictEqual(proxy.requests.length, 0);
+    });
+
+    describe('without a proxy node: HTTP_PROXY / NO_PROXY', () => {
+      const NAMES = [
+        'HTTP_PROXY',
+        'HTTPS_PROXY',
+        'NO_PROXY',
+        'http_proxy',
+        'https_proxy',
+        'no_proxy',
+        'ALL_PROXY',
+        'all_proxy',
+      ];
+      let saved: Record<string, string | undefined>;
+      beforeEach(() => {
+        saved = Object.fromEntries(NAMES.map((n) => [n, process.env[n]]));
+        for (const n of NAMES) delete process.env[n];
+      });
+      afterEach(() => {
+        for (const n of NAMES) {
+          if (saved[n] === undefined) delete process.env[n];
+          else process.env[n] = saved[n];
+        }
+      });
+
+      it('HTTP_PROXY with user:pass@ carries the SMS; the password shows nowhere', async () => {
+        const u = new URL(proxy.url);
+        u.username = PROXY_USER;
+        u.password = PROXY_PASSWORD;
+        process.env.HTTP_PROXY = u.href;
+        await load([account({ proxy: '' }), sink, { id: 'out1', type: 'helper' }, ...catcher]);
+        const sent = collect('out1');
+        helper.getNode('s1').receive({ payload: 'env' });
+        await waitFor(() => sent.length === 1, 5000, 'msg.sms');
+        assert.strictEqual(proxy.count(hostPort(renamed(fake.url, 'smsapi.invalid'))), 1);
+        assertNoPassword(sent, logText());
+      });
+
+      it('NO_PROXY bypasses it', async () => {
+        process.env.http_proxy = proxy.url;
+        process.env.no_proxy = 'example.com,127.0.0.1';
+        await load([account({ proxy: '', url: fake.url }), sink, { id: 'out1', type: 'helper' }, ...catcher]);
+        const sent = collect('out1');
+        helper.getNode('s1').receive({ payload: 'env' });
+        await waitFor(() => sent.length === 1, 5000, 'msg.sms');
+        assert.strictEqual(proxy.requests.length, 0);
+      });
     });
   });
 });
