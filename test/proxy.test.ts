@@ -9,9 +9,12 @@ import assert from 'assert';
 const httpProxyNode = require('@node-red/nodes/core/network/06-httpproxy.js');
 import privmxNodes from '../nodes/privmx';
 import smsapiNodes from '../nodes/smsapi';
+import gatewayNodes from '../nodes/sms-gateway';
+import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeForwardProxy } from './fakes/forward-proxy';
 import { FakeSmsapi } from './fakes/smsapi';
+import { FakeSmsGateway } from './fakes/sms-gateway';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { helper, waitFor } from './helpers';
 
@@ -343,6 +346,90 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
         await waitFor(() => sent.length === 1, 5000, 'msg.sms');
         assert.strictEqual(proxy.requests.length, 0);
       });
+    });
+  });
+
+  describe('sms-gateway (token over HTTP, events over a WebSocket, sends over HTTP)', () => {
+    const KEY = 'sgw_pr0xy5ecre75ecre75ecre75ecre7aa';
+    let fake: FakeSmsGateway;
+
+    beforeEach(async () => {
+      tuning['sms-gateway'] = { ...FAST_SOURCE, backoff: { ...FAST_SOURCE.backoff } };
+      fake = await new FakeSmsGateway({ pingIntervalMs: 0 }).start();
+      fake.addKey(KEY);
+      cleanups.push(() => fake.close());
+      cleanups.push(() => resetAuthGuards());
+    });
+
+    const flow = (gw: Record<string, unknown> = {}) => [
+      proxyNode(),
+      {
+        id: 'gw',
+        type: 'sms-gateway',
+        url: renamed(fake.url, 'gateway.invalid'),
+        from: '+15559876543',
+        wsAuth: 'token',
+        proxy: 'p1',
+        ...gw,
+      },
+      { id: 'in1', type: 'sms-gateway in', gateway: 'gw', events: ['sms_inbound'], wires: [['got']] },
+      { id: 'got', type: 'helper' },
+      {
+        id: 'out1',
+        type: 'sms-gateway out',
+        gateway: 'gw',
+        to: '+48500000000',
+        message: 'hello {{payload}}',
+        wires: [['sent']],
+      },
+      { id: 'sent', type: 'helper' },
+    ];
+    const load = (password?: string, gw?: Record<string, unknown>) =>
+      helper.load([httpProxyNode, gatewayNodes], flow(gw), { ...proxyCreds(password), gw: { apiKey: KEY } });
+
+    it('receives events and sends an SMS through the proxy node', async () => {
+      await load();
+      const got = collect('got');
+      const sent = collect('sent');
+      await waitFor(() => fake.authedSockets === 1, 5000, 'the socket');
+      fake.pushInbound({ messageId: 'msg_0123456789ab', timestamp: '2026-03-01T14:30:00.000Z' });
+      await waitFor(() => got.length === 1, 3000, 'the event');
+      helper.getNode('out1').receive({ payload: 'world' });
+      await waitFor(() => sent.length === 1, 5000, 'msg.sms');
+      assert.strictEqual(fake.sent.length, 1);
+      const target = hostPort(renamed(fake.url, 'gateway.invalid'));
+      const kinds = proxy.requests.filter((r) => r.target === target).map((r) => r.kind);
+      // token + send as absolute-URI requests, the WebSocket through CONNECT
+      assert.deepStrictEqual([...new Set(kinds)].sort(), ['absolute', 'connect']);
+      assertNoPassword(got, sent, logText());
+    });
+
+    it('a 407 is permanent for the source (no reconnect loop) and SMS_AUTH for the sink', async () => {
+      await load('wrong');
+      const seen = statuses('in1');
+      await waitFor(() => seen.some((s) => s.fill === 'red'), 5000, 'red status');
+      const state = helper.getNode('gw').connection.state;
+      assert.strictEqual(state.code, 'PROXY_AUTH');
+      assert.ok(state.retryAt - Date.now() > 30_000, 'the long backoff');
+      assert.strictEqual(proxy.refusals(), 1);
+      const errors: unknown[] = [];
+      const out = helper.getNode('out1');
+      out.on('call:error', (call: { args: unknown[] }) => errors.push(call.args));
+      helper.getNode('out1').receive({ payload: 'world' });
+      await waitFor(() => errors.length === 1, 5000, 'the error');
+      assert.match(JSON.stringify(errors[0]), /SMS_AUTH|refused the credentials/);
+      assert.strictEqual(proxy.refusals(), 2, 'the send is not retried');
+      assert.strictEqual(fake.sent.length, 0);
+      assertNoPassword(seen, state, errors, logText());
+    });
+
+    it('a WebSocket tunnel refused with 407 (API-key auth, no token request) is permanent too', async () => {
+      await load('wrong', { wsAuth: 'apiKey' });
+      await waitFor(() => helper.getNode('gw').connection.state.code === 'PROXY_AUTH', 5000, 'PROXY_AUTH');
+      assert.deepStrictEqual(
+        proxy.requests.map((r) => [r.kind, r.refusedWith]),
+        [['connect', 407]],
+      );
     });
   });
 });
