@@ -2,25 +2,28 @@
  * The one place that decides how a config node reaches its server: directly, or through an HTTP proxy.
  *
  * - With a Node-RED `http proxy` config node chosen: its URL, its credentials and its `noproxy` list.
- * - Without one: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY (either case), read by `proxy-from-env`
- *   on every new connection, as Node-RED's core nodes read them.
+ * - Without one: HTTP_PROXY / HTTPS_PROXY / ALL_PROXY / NO_PROXY (either case, lowercase first), read on
+ *   every new connection with the rules of Node-RED's core nodes (and of the `proxy-from-env` package).
  * - A WebSocket takes the proxy of the matching http(s) URL (`ws:` like `http:`, `wss:` like `https:`).
  *
- * HTTP requests through a proxy use undici's own `fetch` with a per-request ProxyAgent dispatcher (the
- * npm undici's dispatcher is not handed to Node's built-in fetch: their internals differ across major
- * versions). Plain http targets are sent as absolute-URI requests, https targets through a CONNECT
- * tunnel with TLS verified end to end. WebSockets use `https-proxy-agent` (a CONNECT tunnel for `ws:`
- * and `wss:`) as their `agent`. Nothing here touches process-wide state: no global dispatcher or agent.
+ * Everything goes through `undici` (npm, pinned), the HTTP client Node's own fetch is built on:
+ * - HTTP requests: undici's own `fetch` with a per-request ProxyAgent dispatcher. The npm undici's
+ *   dispatcher is never handed to Node's built-in fetch (their internals differ across major versions).
+ *   Plain http targets are sent as absolute-URI requests, https targets through a CONNECT tunnel.
+ * - WebSockets: an `agent` for `ws` whose connections are CONNECT tunnels opened by undici's
+ *   `Client.connect`; for `wss:` TLS then runs inside the tunnel with ws's own TLS options.
+ * TLS is always verified end to end with the server. Nothing here touches process-wide state: no global
+ * dispatcher, no global agent.
  *
  * A 407 from the proxy becomes ProxyAuthError: permanent, like a rejected key. The proxy's password is
  * a secret: it only ever travels in the Proxy-Authorization header to the proxy, and any proxy URL
- * shown anywhere is redacted.
+ * shown anywhere is without credentials.
  */
-import type { ClientRequest, Agent as HttpAgent } from 'node:http';
-import type { Socket } from 'node:net';
-import { HttpsProxyAgent } from 'https-proxy-agent';
-import { getProxyForUrl } from 'proxy-from-env';
-import { fetch as undiciFetch, ProxyAgent } from 'undici';
+import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http';
+import { isIP } from 'node:net';
+import type { Duplex } from 'node:stream';
+import tls from 'node:tls';
+import { Client, fetch as undiciFetch, ProxyAgent } from 'undici';
 import { ConnectionError } from './connection';
 import { redactUrl } from './safe-url';
 
@@ -152,6 +155,17 @@ function routeOf(proxyUrl: string, targetProtocol: string, username?: string, pa
   return { uri, display: uri, authorization: user || pass ? basic(user, pass) : undefined };
 }
 
+/** An environment variable, lowercase first (as Node-RED core and proxy-from-env read them). */
+function env(name: string): string {
+  return process.env[name.toLowerCase()] || process.env[name.toUpperCase()] || '';
+}
+
+/** HTTP_PROXY / HTTPS_PROXY / ALL_PROXY for a target, unless NO_PROXY lists it; '' = direct. */
+export function proxyFromEnv(url: URL): string {
+  if (bypassesProxy(url, [env('no_proxy')])) return '';
+  return env(`${url.protocol.slice(0, -1)}_proxy`) || env('all_proxy');
+}
+
 /** undici's "fetch failed" keeps the proxy's refusal in its cause chain. */
 function refusedByProxy(err: unknown): boolean {
   for (let e = err, depth = 0; e && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
@@ -165,27 +179,74 @@ function refusedByProxy(err: unknown): boolean {
   return false;
 }
 
-/** A CONNECT tunnel for one WebSocket; a 407 fails the request with ProxyAuthError. */
-class TunnelAgent extends HttpsProxyAgent<string> {
+/**
+ * The `agent` of one WebSocket: its connection is a CONNECT tunnel through the proxy (undici speaks
+ * CONNECT), with TLS inside it for `wss:`, verified with ws's TLS options (ca, servername, …).
+ */
+class TunnelAgent extends HttpAgent {
   constructor(
     private readonly route: Route,
     private readonly secure: boolean,
   ) {
-    super(route.uri, route.authorization ? { headers: { 'Proxy-Authorization': route.authorization } } : {});
+    super({ keepAlive: false });
+    // https.request (wss:) accepts only an agent that says it speaks https
+    Object.assign(this, { protocol: secure ? 'https:' : 'http:', defaultPort: secure ? 443 : 80 });
   }
 
-  override async connect(
-    req: ClientRequest,
-    opts: Parameters<HttpsProxyAgent<string>['connect']>[1],
-  ): Promise<Socket> {
-    let status = 0;
-    req.once('proxyConnect', (res: { statusCode?: number }) => (status = res.statusCode ?? 0));
-    const socket = await super.connect(req, { ...opts, secureEndpoint: this.secure });
-    if (status === 407) {
-      socket.destroy();
-      throw new ProxyAuthError(this.route.display);
+  override createConnection(
+    options: ClientRequestArgs,
+    callback?: (err: Error | null, stream: Duplex) => void,
+  ): Duplex | null | undefined {
+    const done = callback ?? (() => undefined);
+    this.tunnel(options).then(
+      (socket) => done(null, socket),
+      (err: Error) => done(err, undefined as unknown as Duplex),
+    );
+    return undefined;
+  }
+
+  private async tunnel(options: ClientRequestArgs): Promise<Duplex> {
+    const host = options.hostname ?? options.host ?? 'localhost';
+    const port = Number(options.port) || (this.secure ? 443 : 80);
+    const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    const client = new Client(this.route.uri);
+    try {
+      const { statusCode, socket } = await client.connect({
+        path: authority,
+        headers: {
+          host: authority,
+          ...(this.route.authorization ? { 'proxy-authorization': this.route.authorization } : {}),
+        },
+      });
+      if (statusCode === 407) {
+        socket.destroy();
+        throw new ProxyAuthError(this.route.display);
+      }
+      if (statusCode !== 200) {
+        socket.destroy();
+        throw new ConnectionError(`the proxy ${this.route.display} refused the tunnel (HTTP ${statusCode})`, {
+          code: 'NETWORK',
+        });
+      }
+      if (!this.secure) return socket;
+      // ws's TLS options (ca, cert, rejectUnauthorized, …) apply inside the tunnel, as without a proxy
+      const {
+        host: _h,
+        hostname: _n,
+        port: _p,
+        path: _path,
+        agent: _a,
+        ...tlsOptions
+      } = options as ClientRequestArgs & tls.ConnectionOptions;
+      return tls.connect({
+        ...tlsOptions,
+        socket,
+        servername: (options as tls.ConnectionOptions).servername ?? (isIP(host) ? undefined : host),
+      });
+    } finally {
+      // the tunnel's socket is ours now: the client only closes its own (none left)
+      void client.close().catch(() => undefined);
     }
-    return socket;
   }
 }
 
@@ -203,7 +264,7 @@ export class Network {
     const url = asHttpUrl(target);
     if (!url) return undefined;
     if (this.choice.kind === 'env') {
-      const proxy = getProxyForUrl(url.href);
+      const proxy = proxyFromEnv(url);
       return proxy ? routeOf(proxy, url.protocol) : undefined;
     }
     const settings = this.choice.lookup(this.choice.id);

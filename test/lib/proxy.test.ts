@@ -152,18 +152,25 @@ describe('lib/proxy', () => {
 
     it('wss through the tunnel: verified against the CA and the host name, refused without the CA', async () => {
       const net = network();
-      const open = (ca?: Buffer) =>
+      const open = (ca?: Buffer, servername?: string) =>
         new Promise<void>((resolve, reject) => {
           const url = `wss://${target}/`;
-          const ws = new WebSocket(url, { agent: net.wsAgent(url), ...(ca ? { ca } : {}) });
+          const ws = new WebSocket(url, {
+            agent: net.wsAgent(url),
+            ...(ca ? { ca } : {}),
+            ...(servername ? { servername } : {}),
+          });
           ws.once('open', () => {
             ws.close();
             resolve();
           });
           ws.once('error', reject);
         });
+      const before = proxy.count(target);
       await open(CERT);
       await assert.rejects(open(), /self-signed|certificate/i);
+      await assert.rejects(open(CERT, 'other.invalid'), /altnames|does not match/i);
+      assert.strictEqual(proxy.count(target) - before, 3, 'every attempt went through the proxy');
     });
 
     it('a 407 is a permanent PROXY_AUTH error on both paths', async () => {
