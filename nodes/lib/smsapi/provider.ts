@@ -12,8 +12,8 @@ import { smsapiClient } from './client';
  * refuses a second copy (error 53): a retry after a lost answer can never send two SMS, and an
  * error 53 on a retry means the earlier attempt went through.
  *
- * The client calls the global fetch with its default redirect mode and sends the token only in the
- * Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
+ * The client calls fetch (the account's, see ./client.ts: the global one, or undici's through a proxy)
+ * with its default redirect mode and sends the token only in the Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
  * a redirect never carries the token elsewhere (proved in test/admin-endpoints.test.ts).
  *
  * The client takes no AbortSignal: the pipeline stops waiting on timeout/close and the request
