@@ -209,7 +209,9 @@ class TunnelAgent extends HttpAgent {
     const host = options.hostname ?? options.host ?? 'localhost';
     const port = Number(options.port) || (this.secure ? 443 : 80);
     const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-    const client = new Client(this.route.uri);
+    // ws's handshakeTimeout arrives as `timeout`: a proxy that never answers is given up as soon
+    const wait = Number(options.timeout) || 30_000;
+    const client = new Client(this.route.uri, { connectTimeout: wait, headersTimeout: wait });
     try {
       const { statusCode, socket } = await client.connect({
         path: authority,
