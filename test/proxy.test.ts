@@ -60,6 +60,28 @@ function renamed(url: string, host: string): string {
 
 const hostPort = (url: string) => `${new URL(url).hostname}:${new URL(url).port}`;
 
+const PROXY_ENV = ['HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY'].flatMap((n) => [n, n.toLowerCase()]);
+
+/** Clear the proxy variables for one test; returns the restore step. */
+function clearProxyEnv(): () => void {
+  const saved = Object.fromEntries(PROXY_ENV.map((n) => [n, process.env[n]]));
+  for (const n of PROXY_ENV) delete process.env[n];
+  return () => {
+    for (const n of PROXY_ENV) {
+      if (saved[n] === undefined) delete process.env[n];
+      else process.env[n] = saved[n];
+    }
+  };
+}
+
+/** The proxy's URL with the credentials in it, as HTTP_PROXY carries them. */
+function proxyUrlWithCredentials(): string {
+  const u = new URL(proxy.url);
+  u.username = PROXY_USER;
+  u.password = PROXY_PASSWORD;
+  return u.href;
+}
+
 let proxy: FakeForwardProxy;
 const cleanups: Array<() => Promise<void> | void> = [];
 
@@ -184,6 +206,28 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
       assert.strictEqual(fake.stats.tcpConnections, 0);
       assertNoPassword(seen, logText(), state);
     });
+    it('without a proxy node, HTTP_PROXY carries the ws: socket (ws like http); NO_PROXY bypasses it', async () => {
+      cleanups.push(clearProxyEnv());
+      process.env.http_proxy = proxyUrlWithCredentials();
+      process.env.HTTPS_PROXY = 'http://127.0.0.1:9'; // for https/wss only: must not be used here
+      await helper.load([httpProxyNode, privmxNodes], flow({ proxy: '' }), creds());
+      const msgs = collect('out1');
+      await waitFor(() => helper.getNode('b1').connection.state.phase === 'subscribed', 5000, 'subscribed');
+      fake.emit(fakeEvents.threadNewMessage({ id: 'm2', threadId: 't1', author: 'ola', contextId: 'c1' }));
+      await waitFor(() => msgs.length === 1, 3000, 'the event');
+      assert.strictEqual(proxy.count(hostPort(renamed(fake.url, 'bridge.invalid'))), 1);
+      assertNoPassword(msgs, logText(), helper.getNode('b1').connection.state);
+      await helper.unload();
+
+      process.env.NO_PROXY = '127.0.0.1';
+      await helper.load([httpProxyNode, privmxNodes], flow({ proxy: '', url: fake.url }), creds());
+      await waitFor(
+        () => helper.getNode('b1').connection.state.phase === 'subscribed',
+        5000,
+        'subscribed directly',
+      );
+      assert.strictEqual(proxy.requests.length, 1, 'the direct connection did not use the proxy');
+    });
   });
 
   describe('smsapi out (the official client, its fetch routed per account)', () => {
@@ -302,33 +346,10 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
     });
 
     describe('without a proxy node: HTTP_PROXY / NO_PROXY', () => {
-      const NAMES = [
-        'HTTP_PROXY',
-        'HTTPS_PROXY',
-        'NO_PROXY',
-        'http_proxy',
-        'https_proxy',
-        'no_proxy',
-        'ALL_PROXY',
-        'all_proxy',
-      ];
-      let saved: Record<string, string | undefined>;
-      beforeEach(() => {
-        saved = Object.fromEntries(NAMES.map((n) => [n, process.env[n]]));
-        for (const n of NAMES) delete process.env[n];
-      });
-      afterEach(() => {
-        for (const n of NAMES) {
-          if (saved[n] === undefined) delete process.env[n];
-          else process.env[n] = saved[n];
-        }
-      });
+      beforeEach(() => cleanups.push(clearProxyEnv()));
 
       it('HTTP_PROXY with user:pass@ carries the SMS; the password shows nowhere', async () => {
-        const u = new URL(proxy.url);
-        u.username = PROXY_USER;
-        u.password = PROXY_PASSWORD;
-        process.env.HTTP_PROXY = u.href;
+        process.env.HTTP_PROXY = proxyUrlWithCredentials();
         await load([account({ proxy: '' }), sink, { id: 'out1', type: 'helper' }, ...catcher]);
         const sent = collect('out1');
         helper.getNode('s1').receive({ payload: 'env' });
