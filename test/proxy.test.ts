@@ -10,11 +10,13 @@ const httpProxyNode = require('@node-red/nodes/core/network/06-httpproxy.js');
 import privmxNodes from '../nodes/privmx';
 import smsapiNodes from '../nodes/smsapi';
 import gatewayNodes from '../nodes/sms-gateway';
+import esmsNodes from '../nodes/esms';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeForwardProxy } from './fakes/forward-proxy';
 import { FakeSmsapi } from './fakes/smsapi';
 import { FakeSmsGateway } from './fakes/sms-gateway';
+import { startFakeEsms } from './fakes/esms';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { helper, waitFor } from './helpers';
 
@@ -452,5 +454,36 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
         [['connect', 407]],
       );
     });
+  });
+
+  it('esms-africa Test connection: the WebSocket probe and the REST probe both go through the proxy', async () => {
+    const fake = await startFakeEsms();
+    cleanups.push(() => fake.close());
+    await helper.startServer();
+    cleanups.push(() => helper.stopServer());
+    const url = renamed(fake.url, 'esms.invalid');
+    const token = fake.token();
+    await helper.load(
+      [httpProxyNode, esmsNodes],
+      [proxyNode(), { id: 'acct', type: 'esms-africa', url, proxy: 'p1' }],
+      {
+        ...proxyCreds(),
+        acct: { accessToken: token, apiKey: 'esms_live_FAKEKEY0001' },
+      },
+    );
+    const res = await helper
+      .request()
+      .post('/sms-notify/test/esms-africa')
+      .send({
+        id: 'acct',
+        config: { url, proxy: 'p1' },
+        credentials: { accessToken: '__PWRD__', apiKey: '__PWRD__' },
+      })
+      .expect(200);
+    assert.strictEqual(res.body.ok, true, JSON.stringify(res.body));
+    assert.match(res.body.message, /WebSocket upgrade accepted.*REST API key accepted/);
+    const kinds = proxy.requests.filter((r) => r.target === hostPort(url)).map((r) => r.kind);
+    assert.deepStrictEqual(kinds, ['connect', 'absolute']);
+    assertNoPassword(res.body, logText());
   });
 });
