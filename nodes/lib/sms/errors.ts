@@ -86,10 +86,10 @@ const NOT_SENT = new Set([
  */
 export function fromFetchFailure(err: unknown, provider: string): SmsError {
   // the proxy refused its credentials (407) or is misconfigured: permanent, like a rejected key
-  if (err instanceof ConnectionError)
-    return err.code === PROXY_AUTH
-      ? new SmsError('SMS_AUTH', `${provider}: ${err.message}`, { status: 407 })
-      : new SmsError('SMS_CONFIG', `${provider}: ${err.message}`);
+  if (err instanceof ConnectionError && err.code === PROXY_AUTH)
+    return new SmsError('SMS_AUTH', `${provider}: ${err.message}`, { status: 407 });
+  if (err instanceof ConnectionError && err.config)
+    return new SmsError('SMS_CONFIG', `${provider}: ${err.message}`);
   const name = (err as { name?: string })?.name;
   if (name === 'TimeoutError' || name === 'AbortError')
     return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, {
