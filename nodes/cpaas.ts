@@ -8,6 +8,7 @@ import {
 } from './lib/cpaas/account';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
 import { DESTINATIONS } from './lib/destinations';
+import { Network, proxyChoice } from './lib/proxy';
 import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
@@ -17,6 +18,8 @@ interface KandyCpaasDef extends NodeDef {
   clientId?: string;
   auth?: string;
   from?: string;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface KandyCpaasNode extends Node<CpaasAccountCredentials> {
@@ -40,8 +43,8 @@ export = function (RED: NodeAPI) {
     type: 'kandy-cpaas',
     credentialKeys: CPAAS_CREDENTIAL_KEYS,
     destination: DESTINATIONS['kandy-cpaas'],
-    test: async (config, credentials, signal) => {
-      const userId = await testLogin(config, credentials, signal);
+    test: async (config, credentials, signal, network) => {
+      const userId = await testLogin(config, credentials, signal, network);
       return t('kandy-cpaas.test.ok', { userId });
     },
   });
@@ -50,7 +53,12 @@ export = function (RED: NodeAPI) {
   function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
     RED.nodes.createNode(this, config);
     testEndpoint.deployed(this, config);
-    this.account = new CpaasAccount(config, this.credentials ?? {}, (message) => this.warn(message));
+    this.account = new CpaasAccount(
+      config,
+      this.credentials ?? {},
+      (message) => this.warn(message),
+      new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id))),
+    );
     this.on('close', (_removed: boolean, done: () => void) => {
       this.account.close().then(done, done);
     });

@@ -5,6 +5,7 @@ import { DESTINATIONS } from './lib/destinations';
 import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/connection';
 import { normaliseEvents } from './lib/esms/envelope';
 import { testEsmsConnection } from './lib/esms/test-connection';
+import { Network, proxyChoice } from './lib/proxy';
 import { attachSource, showState } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -15,6 +16,8 @@ interface EsmsCredentials {
 
 interface EsmsAfricaDef extends NodeDef {
   url?: string;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface EsmsAfricaNode extends Node<EsmsCredentials> {
@@ -47,6 +50,7 @@ export = function (RED: NodeAPI) {
       url: this.url,
       accessToken: credentials.accessToken,
       warn: (message) => this.warn(message),
+      network: new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id))),
     });
     this.on('close', (_removed: boolean, done: () => void) => {
       this.connection.close().then(done, done);

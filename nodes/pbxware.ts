@@ -3,6 +3,7 @@ import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { DESTINATIONS } from './lib/destinations';
 import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
+import { Network, proxyChoice } from './lib/proxy';
 import {
   attachSink,
   sinkOptions,
@@ -20,12 +21,15 @@ interface PbxwareServerDef extends NodeDef {
   url?: string;
   tenant?: string | number;
   api?: string;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface PbxwareServerNode extends Node<PbxwareCredentials> {
   url: string;
   tenant: string;
   api: PbxwareApi;
+  network: Network;
 }
 
 interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
@@ -41,7 +45,8 @@ export = function (RED: NodeAPI) {
     type: 'pbxware-server',
     credentialKeys: ['apiKey'],
     destination: DESTINATIONS['pbxware-server'],
-    test: (config, credentials, signal) => testPbxwareConnection(config, credentials, signal),
+    test: (config, credentials, signal, network) =>
+      testPbxwareConnection(config, credentials, signal, network.fetch),
   });
 
   /** PBXware server: URL, tenant (server) id, API style; the API key is a credential. */
@@ -51,6 +56,10 @@ export = function (RED: NodeAPI) {
     this.url = (config.url || '').trim();
     this.tenant = config.tenant === undefined || config.tenant === null ? '' : String(config.tenant).trim();
     this.api = config.api === 'json' ? 'json' : 'action';
+    this.network = new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id)));
+    this.on('close', (_removed: boolean, done: () => void) => {
+      this.network.close().then(done, done);
+    });
   }
   RED.nodes.registerType<PbxwareServerNode, PbxwareServerDef, unknown, PbxwareCredentials>(
     'pbxware-server',
@@ -70,6 +79,7 @@ export = function (RED: NodeAPI) {
           api: server.api,
           apiKey: server.credentials?.apiKey,
           mode: voicemail ? 'voicemail' : 'sms',
+          fetch: server.network.fetch,
         })
       : undefined;
     const sinkConfig: SinkConfig = voicemail

@@ -9,6 +9,7 @@ import { testPrivmxBridge } from './lib/privmx/test-connection';
 import { attachSource, showState } from './lib/source-node';
 import type { Translate } from './lib/status';
 import { tuned } from './lib/tuning';
+import { Network, proxyChoice } from './lib/proxy';
 
 interface BridgeCredentials {
   apiKeyId?: string;
@@ -18,6 +19,8 @@ interface BridgeCredentials {
 interface BridgeDef extends NodeDef {
   url: string;
   solutionId?: string;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface BridgeNode extends Node<BridgeCredentials> {
@@ -52,6 +55,7 @@ export = function (RED: NodeAPI) {
         solutionId: config.solutionId,
         apiKeyId: credentials.apiKeyId,
         apiKeySecret: credentials.apiKeySecret,
+        network: new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id))),
       },
       {
         warn: (kind, message) => once.warn(kind, message),

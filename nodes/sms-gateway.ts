@@ -10,6 +10,7 @@ import { eventSelection } from './lib/sms-gateway/envelope';
 import { GatewayProvider } from './lib/sms-gateway/provider';
 import { gatewayStatus } from './lib/sms-gateway/status';
 import { testGateway } from './lib/sms-gateway/test-connection';
+import { Network, proxyChoice } from './lib/proxy';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -21,6 +22,8 @@ interface GatewayDef extends NodeDef {
   url?: string;
   from?: string;
   wsAuth?: WsAuthMode;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface GatewayNode extends Node<GatewayCredentials> {
@@ -49,7 +52,8 @@ export = function (RED: NodeAPI) {
     type: 'sms-gateway',
     credentialKeys: ['apiKey'],
     destination: DESTINATIONS['sms-gateway'],
-    test: (config, credentials, signal) => testGateway(config, credentials, signal),
+    test: (config, credentials, signal, network) =>
+      testGateway(config, credentials, signal, undefined, network),
   });
 
   /**
@@ -64,15 +68,20 @@ export = function (RED: NodeAPI) {
     this.from = (config.from || '').trim();
     this.wsAuth = wsAuthMode(config.wsAuth);
     const apiKey = this.credentials?.apiKey;
+    const network = new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id)));
     this.connection = new GatewayConnection({
       url: this.url,
       apiKey,
       wsAuth: this.wsAuth,
       log: (message) => this.warn(message),
+      network,
     });
-    this.provider = new GatewayProvider({ url: this.url, apiKey, from: this.from });
+    this.provider = new GatewayProvider({ url: this.url, apiKey, from: this.from, network });
     this.on('close', (_removed: boolean, done: () => void) => {
-      this.connection.close().then(done, done);
+      this.connection
+        .close()
+        .then(() => network.close())
+        .then(done, done);
     });
   }
   RED.nodes.registerType<GatewayNode, GatewayDef, unknown, GatewayCredentials>('sms-gateway', SmsGateway, {

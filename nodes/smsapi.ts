@@ -1,6 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { DESTINATIONS } from './lib/destinations';
+import { Network, proxyChoice } from './lib/proxy';
 import { SmsError } from './lib/sms/errors';
 import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
@@ -14,6 +15,8 @@ interface SmsapiAccountDef extends NodeDef {
   url?: string;
   from?: string;
   test?: boolean | string;
+  /** id of a core `http proxy` node */
+  proxy?: string;
 }
 
 interface SmsapiAccountNode extends Node<SmsapiCredentials> {
@@ -35,9 +38,9 @@ export = function (RED: NodeAPI) {
     type: 'smsapi-account',
     credentialKeys: ['token'],
     destination: DESTINATIONS['smsapi-account'],
-    test: (config, credentials, signal) =>
+    test: (config, credentials, signal, network) =>
       testSmsapiAccount(
-        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
+        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test), network },
         signal,
       ),
   });
@@ -50,7 +53,11 @@ export = function (RED: NodeAPI) {
       url: (config.url || '').trim(),
       from: (config.from || '').trim(),
       test: truthy(config.test),
+      network: new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id))),
     };
+    this.on('close', (done: () => void) => {
+      void this.account.network?.close().then(done, done);
+    });
   }
   RED.nodes.registerType<SmsapiAccountNode, SmsapiAccountDef, unknown, SmsapiCredentials>(
     'smsapi-account',

@@ -8,6 +8,7 @@
  * answer says so without sending anything: no admin request can send a stored secret to an address
  * the node was not deployed to send it to.
  */
+import { Network, proxyChoice } from './proxy';
 import { redactUrl } from './safe-url';
 
 export const PASSWORD_PLACEHOLDER = '__PWRD__';
@@ -41,6 +42,8 @@ export type ConnectionTest = (
   config: Json,
   credentials: Record<string, string>,
   signal: AbortSignal,
+  /** the request's `proxy` id resolved to the DEPLOYED `http proxy` node (never a URL from the request) */
+  network: Network,
 ) => Promise<string>;
 
 /**
@@ -229,12 +232,14 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
       return;
     }
     const signal = AbortSignal.timeout(timeoutMs);
+    const network = new Network(proxyChoice(parsed.config.proxy, (id) => RED.nodes.getNode(id)));
     let running: Promise<string>;
     try {
-      running = test(parsed.config, credentials, signal);
+      running = test(parsed.config, credentials, signal, network);
     } catch (err) {
       running = Promise.reject(err);
     }
+    running = running.finally(() => network.close());
     running.then(
       (message) => res.json({ ok: true, message: redactUrl(String(message)) }),
       (err: unknown) => {

@@ -3,6 +3,7 @@
  * (created on first use, connecting only while a `cpaas in` is registered) and the SMS provider.
  * Timings come from tuned('cpaas', …) so tests can shorten lifetimes and heartbeats.
  */
+import type { Network } from '../proxy';
 import { tuned } from '../tuning';
 import { CpaasApi } from './api';
 import { CpaasAuth, CpaasAuthMode, defaultAuthOptions } from './auth';
@@ -38,7 +39,11 @@ export function authMode(value: unknown): CpaasAuthMode {
   return value === 'user' ? 'user' : 'project';
 }
 
-export function createAuth(config: CpaasAccountConfig, credentials: CpaasAccountCredentials = {}): CpaasAuth {
+export function createAuth(
+  config: CpaasAccountConfig,
+  credentials: CpaasAccountCredentials = {},
+  network?: Network,
+): CpaasAuth {
   const timing = cpaasTiming();
   const mode = authMode(config.auth);
   return new CpaasAuth(
@@ -57,6 +62,7 @@ export function createAuth(config: CpaasAccountConfig, credentials: CpaasAccount
       minRefreshMs: timing.minRefreshMs,
       authFailureCooldownMs: timing.authFailureCooldownMs,
       defaultLifetimeMs: timing.defaultLifetimeMs,
+      fetch: network?.fetch,
     },
   );
 }
@@ -71,9 +77,10 @@ export class CpaasAccount {
     config: CpaasAccountConfig,
     credentials: CpaasAccountCredentials = {},
     private readonly log: (message: string) => void = () => {},
+    private readonly network?: Network,
   ) {
-    this.auth = createAuth(config, credentials);
-    this.api = new CpaasApi(this.auth, cpaasTiming().requestTimeoutMs);
+    this.auth = createAuth(config, credentials, network);
+    this.api = new CpaasApi(this.auth, cpaasTiming().requestTimeoutMs, network);
     this.from = config.from?.trim() || undefined;
   }
 
@@ -92,6 +99,7 @@ export class CpaasAccount {
   async close(): Promise<void> {
     await this.channel?.close();
     this.auth.close();
+    await this.network?.close();
   }
 }
 
@@ -100,8 +108,9 @@ export async function testLogin(
   config: CpaasAccountConfig,
   credentials: CpaasAccountCredentials,
   signal: AbortSignal,
+  network?: Network,
 ): Promise<string> {
-  const auth = createAuth(config, credentials);
+  const auth = createAuth(config, credentials, network);
   try {
     return (await auth.getToken(signal)).userId;
   } finally {

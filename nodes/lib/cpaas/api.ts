@@ -3,6 +3,7 @@
  * re-authenticates once and repeats that call once; a second 401 is SMS_AUTH. Non-2xx answers become
  * SmsError through classifyHttpError; fetch failures become SMS_NETWORK / SMS_TIMEOUT (transient).
  */
+import { defaultNetwork, Network } from '../proxy';
 import { randomUUID } from 'crypto';
 import { fromFetchFailure, SmsError } from '../sms/errors';
 import { NO_REDIRECTS } from '../safe-url';
@@ -46,7 +47,8 @@ export class CpaasApi {
   constructor(
     readonly auth: CpaasAuth,
     private readonly requestTimeoutMs = 15_000,
-    private readonly fetchImpl?: typeof fetch,
+    /** how the server is reached (proxy or direct): REST calls and the notification socket */
+    readonly network: Network = defaultNetwork,
   ) {}
 
   /** One call; `accept` lists non-2xx statuses returned instead of thrown (e.g. 404 on delete). */
@@ -210,7 +212,7 @@ export class CpaasApi {
       typeof target === 'string' ? resolveResource(this.auth.base, target) : this.auth.base + target(userId);
     const timeout = deadline(this.auth.clock, this.requestTimeoutMs, signal);
     try {
-      const res = await (this.fetchImpl ?? fetch)(url, {
+      const res = await this.network.fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${accessToken}`,

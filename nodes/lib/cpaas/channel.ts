@@ -200,6 +200,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
     const channel = s.channel as CpaasChannel;
     const url = channelSocketUrl(this.api.auth.base, channel.channelURL, accessToken);
     const ws = new WebSocket(url, {
+      agent: this.api.network.wsAgent(url),
       handshakeTimeout: this.cfg.requestTimeoutMs,
       // far above maxFrameBytes: a big frame is skipped by onFrame instead of closing the socket (1009)
       maxPayload: Math.max(this.cfg.maxFrameBytes, 64 << 20),
@@ -214,7 +215,13 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
         s.end.signal.removeEventListener('abort', onAbort);
         ws.removeAllListeners('error');
         ws.on('error', (err) =>
-          this.fail(s, new ConnectionError(this.socketReason(err), { code: 'NETWORK' })),
+          this.fail(
+            s,
+            // a ConnectionError comes from the proxy (407, configuration)
+            err instanceof ConnectionError
+              ? err
+              : new ConnectionError(this.socketReason(err), { code: 'NETWORK' }),
+          ),
         );
         ws.on('close', (code) =>
           this.fail(s, new ConnectionError(`notification socket closed (${code})`, { code: 'CLOSED' })),

@@ -11,6 +11,7 @@ import type { EventMessage } from '../envelope';
 import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
 import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
+import { defaultNetwork, Network } from '../proxy';
 import { tuned } from '../tuning';
 import { esmsEnvelope, EsmsEventType } from './envelope';
 import { accessTokenCookie, cleanAccessToken, isTokenExpired, tokenExpiry } from './token';
@@ -60,6 +61,8 @@ export interface EsmsConnectionOptions {
   timings?: Partial<EsmsTimings>;
   /** TLS options passed to ws (certificates are verified unless the user says otherwise) */
   rejectUnauthorized?: boolean;
+  /** how the platform is reached (proxy or direct); default: the proxy environment variables */
+  network?: Network;
 }
 
 export const TOKEN_REJECTED = 'access token expired or invalid — paste a fresh esms_access_token';
@@ -131,6 +134,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
   private readonly timings: EsmsTimings;
   private readonly badInput: OnceLogger;
   private readonly rejectUnauthorized: boolean;
+  private readonly network: Network;
   /** upgrade attempts made (for tests and diagnostics) */
   attempts = 0;
 
@@ -147,6 +151,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
     }
     this.wsUrl = wsUrl;
     this.rejectUnauthorized = opts.rejectUnauthorized !== false;
+    this.network = opts.network ?? defaultNetwork;
     const warn = opts.warn ?? (() => {});
     this.badInput = new OnceLogger((m) => warn(redact(m, this.token)));
   }
@@ -163,6 +168,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
       let closeTimer: unknown;
       let ended = false;
       const ws = new WebSocket(this.wsUrl, {
+        agent: this.network.wsAgent(this.wsUrl),
         headers: { Cookie: accessTokenCookie(this.token) },
         handshakeTimeout: this.timings.connectTimeoutMs,
         perMessageDeflate: false,
@@ -219,6 +225,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
       ws.on('ping', () => ctx.alive());
       ws.on('pong', () => ctx.alive());
       ws.on('error', (err: Error) => {
+        if (err instanceof ConnectionError) failure ??= err; // from the proxy: 407, configuration
         failure ??= new ConnectionError(redact(err.message || 'WebSocket error', this.token), {
           code: 'NETWORK',
         });

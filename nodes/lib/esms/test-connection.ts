@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { ConnectionError } from '../connection';
+import { defaultNetwork, Network } from '../proxy';
 import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 import { DEFAULT_ESMS_URL, esmsWebSocketUrl, redact, tokenProblem, upgradeFailure } from './connection';
 import { accessTokenCookie, cleanAccessToken, tokenExpiry } from './token';
@@ -22,6 +23,7 @@ export function probeWebSocket(
   rawToken: string,
   signal: AbortSignal,
   now: number = Date.now(),
+  network: Network = defaultNetwork,
 ): Promise<string> {
   const token = cleanAccessToken(rawToken);
   const problem = tokenProblem(token, now);
@@ -36,6 +38,7 @@ export function probeWebSocket(
     let failure: Error | undefined;
     let opened = false;
     const ws = new WebSocket(wsUrl, {
+      agent: network.wsAgent(wsUrl),
       headers: { Cookie: accessTokenCookie(token) },
       handshakeTimeout: 10_000,
       perMessageDeflate: false,
@@ -61,6 +64,7 @@ export function probeWebSocket(
       ws.close(1000, 'test');
     });
     ws.on('error', (err: Error) => {
+      if (err instanceof ConnectionError) failure ??= err; // from the proxy: 407, configuration
       failure ??= new ConnectionError(redact(err.message || 'WebSocket error', token), { code: 'NETWORK' });
     });
     ws.on('close', () => {
@@ -86,10 +90,11 @@ export async function probeApiKey(
   base: string | undefined,
   apiKey: string,
   signal: AbortSignal,
+  network: Network = defaultNetwork,
 ): Promise<string> {
   let res: Response;
   try {
-    res = await fetch(esmsRestUrl(base, '/api/messages/send'), {
+    res = await network.fetch(esmsRestUrl(base, '/api/messages/send'), {
       method: 'POST',
       headers: {
         Authorization: `Bearer ${apiKey}`,
@@ -101,6 +106,7 @@ export async function probeApiKey(
       signal,
     });
   } catch (err) {
+    if (err instanceof ConnectionError) throw err; // from the proxy: 407, configuration
     const name = (err as { name?: string })?.name;
     const cause = (err as { cause?: { code?: string } })?.cause?.code;
     throw new ConnectionError(
@@ -140,6 +146,7 @@ export async function testEsmsConnection(
   config: Record<string, unknown>,
   credentials: Record<string, string>,
   signal: AbortSignal,
+  network: Network = defaultNetwork,
 ): Promise<string> {
   const url = typeof config.url === 'string' ? config.url : undefined;
   const { accessToken, apiKey } = credentials;
@@ -148,7 +155,7 @@ export async function testEsmsConnection(
       code: 'CONFIG',
     });
   const results: string[] = [];
-  if (accessToken) results.push(await probeWebSocket(url, accessToken, signal));
-  if (apiKey) results.push(await probeApiKey(url, apiKey, signal));
+  if (accessToken) results.push(await probeWebSocket(url, accessToken, signal, Date.now(), network));
+  if (apiKey) results.push(await probeApiKey(url, apiKey, signal, network));
   return results.join('; ');
 }

@@ -18,7 +18,7 @@ export interface PbxwareSettings {
 export interface PbxwareProviderOptions extends PbxwareSettings {
   /** 'sms' (default): send to E.164 numbers; 'voicemail': a voicemail notification to extensions */
   mode?: PbxwareMode;
-  /** injectable for tests; default global fetch */
+  /** the server config node's Network fetch (proxy or direct); default the global fetch */
   fetch?: typeof fetch;
 }
 

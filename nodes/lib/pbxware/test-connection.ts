@@ -1,4 +1,5 @@
-import { SmsError } from '../sms/errors';
+import { ConnectionError } from '../connection';
+import { fromFetchFailure, SmsError } from '../sms/errors';
 import { pbxwareError } from './errors';
 import { actionRequest, checkSettings, pbxBase, pbxwareCall, PbxwareSettings } from './provider';
 
@@ -46,6 +47,7 @@ export async function testPbxwareConnection(
       signal,
     });
   } catch (err) {
+    if (err instanceof ConnectionError) throw fromFetchFailure(err, 'PBXware'); // the proxy: 407, configuration
     const name = (err as { name?: string })?.name;
     const cause = (err as { cause?: { code?: string } })?.cause?.code;
     throw new SmsError(

@@ -10,6 +10,7 @@ import {
 } from '../connection';
 import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
 import { frameBytes, frameSize, isUtf8Text } from '../frames';
+import { defaultNetwork, Network } from '../proxy';
 import { CHANNELS, isChannel, isKnownType, PrivmxChannel } from './envelope';
 import { JsonRpcClient, JsonRpcError, RpcCode, RpcTransportError } from './jsonrpc';
 import { Notification, PrivmxUser } from './subscriber';
@@ -31,6 +32,8 @@ export interface PrivmxSettings {
   solutionId?: string;
   apiKeyId?: string;
   apiKeySecret?: string;
+  /** how the Bridge is reached (proxy or direct); default: the proxy environment variables */
+  network?: Network;
 }
 
 export interface PrivmxOptions extends ReconnectOptions {
@@ -247,6 +250,7 @@ class Session {
     this.opened = new Promise<void>((resolve) => (this.onOpen = resolve));
     const opts = host.options;
     this.ws = new WebSocket(host.endpoints.wsUrl, {
+      agent: (host.settings.network ?? defaultNetwork).wsAgent(host.endpoints.wsUrl),
       handshakeTimeout: opts.handshakeTimeoutMs,
       perMessageDeflate: false,
       // garbage must not kill the link: invalid UTF-8 is skipped as invalid JSON instead of closing with 1007
@@ -350,6 +354,7 @@ class Session {
   };
 
   private readonly handleError = (err: Error): void => {
+    if (err instanceof ConnectionError) return this.fail(err); // from the proxy (407, configuration)
     const m = /Unexpected server response: (\d+)/.exec(err.message);
     if (m) {
       const status = Number(m[1]);

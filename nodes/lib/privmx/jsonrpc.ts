@@ -1,4 +1,5 @@
 import { Clock, realClock } from '../clock';
+import { ConnectionError } from '../connection';
 import { isRedirect, NO_REDIRECTS, redactUrl, redirectRefused } from '../safe-url';
 
 /**
@@ -141,12 +142,13 @@ export async function httpRpc<T = unknown>(
   method: string,
   params: object,
   signal?: AbortSignal,
+  fetchImpl: typeof fetch = fetch,
 ): Promise<T> {
   let res: Response;
   const shown = redactUrl(url);
   try {
     // the params may carry the API key secret: never re-sent to wherever a redirect points
-    res = await fetch(url, {
+    res = await fetchImpl(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
@@ -154,6 +156,7 @@ export async function httpRpc<T = unknown>(
       signal,
     });
   } catch (err) {
+    if (err instanceof ConnectionError) throw err; // the proxy refused (407) or is misconfigured
     const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
       throw new RpcTransportError(`no answer from ${shown}`, 'TIMEOUT');

@@ -2,6 +2,7 @@ import { ConnectionError } from '../connection';
 import { coversSolution, privmxEndpoints, solutionScope, toConnectionError, TokenPair } from './connection';
 import { CHANNELS } from './envelope';
 import { httpRpc } from './jsonrpc';
+import { Network } from '../proxy';
 
 /**
  * "Test connection" for a `privmx-bridge` config node: one `manager/auth` over HTTP POST {url}/api
@@ -13,6 +14,7 @@ export async function testPrivmxBridge(
   config: Record<string, unknown>,
   credentials: Record<string, string>,
   signal: AbortSignal,
+  network: Network = new Network(),
 ): Promise<string> {
   const endpoints = privmxEndpoints(String(config.url ?? ''));
   const solutionId = typeof config.solutionId === 'string' ? config.solutionId.trim() : '';
@@ -27,6 +29,7 @@ export async function testPrivmxBridge(
       'manager/auth',
       { grantType: 'api_key_credentials', apiKeyId, apiKeySecret },
       signal,
+      network.fetch,
     );
   } catch (err) {
     throw toConnectionError(err);
@@ -48,7 +51,7 @@ export async function testPrivmxBridge(
   }
   const solutions = scope.filter((s) => s.startsWith('solution:')).join(', ');
   return (
-    `authenticated at ${endpoints.display}; channels: ${channels.join(', ') || 'none'}` +
+    `authenticated at ${endpoints.display}${network.describe(endpoints.httpUrl)}; channels: ${channels.join(', ') || 'none'}` +
     (solutions ? `; ${solutions}` : '')
   );
 }

@@ -96,8 +96,13 @@ export interface WsToken {
 }
 
 /** POST /v1/ws/token (Bearer key) → a single-use token valid ~60 s. Throws GatewayHttpError or fetch's error. */
-export async function requestWsToken(base: string, apiKey: string, signal: AbortSignal): Promise<WsToken> {
-  const res = await fetch(`${base}/v1/ws/token`, {
+export async function requestWsToken(
+  base: string,
+  apiKey: string,
+  signal: AbortSignal,
+  fetchImpl: typeof fetch = fetch,
+): Promise<WsToken> {
+  const res = await fetchImpl(`${base}/v1/ws/token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
     ...NO_REDIRECTS,

@@ -17,6 +17,7 @@ import type { EventMessage } from '../envelope';
 import { frameBytes, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { tuned } from '../tuning';
+import { defaultNetwork, Network } from '../proxy';
 import { baseUrl, GatewayHttpError, hostOf, isAuthRejection, requestWsToken, WsAuthMode, wsUrl } from './api';
 import { AuthGuard, authGuardFor, AuthRefusedError, AuthTicket } from './auth-guard';
 import { gatewayEnvelope, GatewayEventType, isGatewayEventType } from './envelope';
@@ -78,6 +79,8 @@ export interface GatewayConnectionOptions {
   log?: (message: string) => void;
   timing?: GatewayTiming;
   guard?: AuthGuard;
+  /** how the gateway is reached (proxy or direct); default: the proxy environment variables */
+  network?: Network;
 }
 
 export class GatewayConnection extends ManagedConnection<GatewayUser> {
@@ -88,6 +91,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
   private readonly apiKey?: string;
   private readonly timing: GatewayTiming;
   private readonly badInput: OnceLogger;
+  private readonly network: Network;
   /** counters, for tests and the status */
   readonly stats = { connects: 0, tokens: 0, events: 0, skipped: 0 };
 
@@ -98,6 +102,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
     this.wsAuth = opts.wsAuth ?? 'token';
     this.apiKey = opts.apiKey || undefined;
     this.badInput = new OnceLogger(opts.log ?? (() => {}));
+    this.network = opts.network ?? defaultNetwork;
     try {
       this.base = baseUrl(opts.url);
       this.guard = opts.guard ?? gatewayGuard(this.base, timing);
@@ -152,7 +157,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
       this.timing.requestTimeoutMs,
     );
     try {
-      const { token } = await requestWsToken(base, apiKey, controller.signal);
+      const { token } = await requestWsToken(base, apiKey, controller.signal, this.network.fetch);
       ticket.succeeded();
       this.stats.tokens++;
       return token;
@@ -175,6 +180,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
         });
       }
       ticket.settled();
+      if (err instanceof ConnectionError) throw err; // from the proxy: 407, configuration
       throw new ConnectionError(networkReason(err, base), { code: 'NETWORK' });
     } finally {
       ctx.clock.clearTimeout(timer);
@@ -192,6 +198,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
     const timing = this.timing;
     return new Promise<void>((resolve, reject) => {
       const ws = new WebSocket(url, {
+        agent: this.network.wsAgent(url),
         handshakeTimeout: timing.requestTimeoutMs,
         maxPayload: Math.max(timing.maxFrameBytes * 4, 1_000_000),
         perMessageDeflate: false,
@@ -307,7 +314,12 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
       });
 
       ws.on('error', (err) => {
-        finish(upgradeRefusal ?? new ConnectionError(networkReason(err, url), { code: 'NETWORK' }));
+        finish(
+          upgradeRefusal ??
+            (err instanceof ConnectionError
+              ? err
+              : new ConnectionError(networkReason(err, url), { code: 'NETWORK' })),
+        );
       });
     });
   }

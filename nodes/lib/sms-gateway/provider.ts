@@ -10,6 +10,7 @@
  * retried. Every send passes the gateway's auth guard, so a bad key can
  * never get this machine's IP locked out by a burst of sends.
  */
+import type { Network } from '../proxy';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { isRedirect, NO_REDIRECTS } from '../safe-url';
@@ -25,6 +26,8 @@ export interface GatewayProviderOptions {
   /** the config node's default sender (E.164) */
   from?: string;
   guard?: AuthGuard;
+  /** how the gateway is reached (proxy or direct); default: the global fetch */
+  network?: Network;
 }
 
 export class GatewayProvider implements SmsProvider {
@@ -35,10 +38,12 @@ export class GatewayProvider implements SmsProvider {
   private readonly apiKey?: string;
   private readonly defaultFrom?: string;
   private readonly guard?: AuthGuard;
+  private readonly fetch: typeof fetch;
 
   constructor(opts: GatewayProviderOptions) {
     this.apiKey = opts.apiKey || undefined;
     this.defaultFrom = opts.from?.trim() || undefined;
+    this.fetch = opts.network?.fetch ?? fetch;
     try {
       this.base = baseUrl(opts.url);
       this.guard = opts.guard ?? gatewayGuard(this.base);
@@ -78,7 +83,7 @@ export class GatewayProvider implements SmsProvider {
 
     let res: Response;
     try {
-      res = await fetch(`${this.base}/v1/sms/send`, {
+      res = await this.fetch(`${this.base}/v1/sms/send`, {
         method: 'POST',
         headers: {
           authorization: `Bearer ${this.apiKey}`,

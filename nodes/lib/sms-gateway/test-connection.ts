@@ -6,6 +6,8 @@
 import { baseUrl, GatewayHttpError, hostOf, isAuthRejection, requestWsToken } from './api';
 import { AuthGuard, AuthRefusedError } from './auth-guard';
 import { gatewayGuard } from './connection';
+import { ConnectionError } from '../connection';
+import { defaultNetwork, Network } from '../proxy';
 
 export class GatewayTestError extends Error {
   constructor(
@@ -22,6 +24,7 @@ export async function testGateway(
   credentials: Record<string, string>,
   signal: AbortSignal,
   guardFor: (base: string) => AuthGuard = (base) => gatewayGuard(base),
+  network: Network = defaultNetwork,
 ): Promise<string> {
   let base: string;
   try {
@@ -40,9 +43,9 @@ export async function testGateway(
     throw err;
   }
   try {
-    await requestWsToken(base, apiKey, signal);
+    await requestWsToken(base, apiKey, signal, network.fetch);
     ticket.succeeded();
-    return `API key accepted by ${hostOf(base)}`;
+    return `API key accepted by ${hostOf(base)}${network.describe(base)}`;
   } catch (err) {
     if (err instanceof GatewayHttpError) {
       if (isAuthRejection(err.status)) {
@@ -56,6 +59,7 @@ export async function testGateway(
       );
     }
     ticket.settled();
+    if (err instanceof ConnectionError) throw new GatewayTestError(err.message, err.code);
     const e = err as { name?: string; cause?: { code?: string } };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
       throw new GatewayTestError(`${hostOf(base)}: no answer`, 'TIMEOUT');

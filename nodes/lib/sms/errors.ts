@@ -1,3 +1,5 @@
+import { ConnectionError } from '../connection';
+import { PROXY_AUTH } from '../proxy';
 /** Stable error codes: what a Catch node (msg.error.code) routes on. A public contract. */
 export const SmsErrorCodes = [
   'SMS_INVALID_NUMBER',
@@ -90,6 +92,11 @@ const NOT_SENT = new Set([
  * received it: such errors are marked ambiguous and retried only for idempotent providers.
  */
 export function fromFetchFailure(err: unknown, provider: string): SmsError {
+  // the proxy refused its credentials (407) or is misconfigured: permanent, like a rejected key
+  if (err instanceof ConnectionError && err.code === PROXY_AUTH)
+    return new SmsError('SMS_AUTH', `${provider}: ${err.message}`, { status: 407 });
+  if (err instanceof ConnectionError && err.config)
+    return new SmsError('SMS_CONFIG', `${provider}: ${err.message}`);
   const name = (err as { name?: string })?.name;
   if (name === 'TimeoutError' || name === 'AbortError')
     return new SmsError('SMS_TIMEOUT', `${provider}: request timed out`, {

@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { SMSAPI, type SmsDetails } from 'smsapi';
+import type { SMSAPI, SmsDetails } from 'smsapi';
+import { isProxyAuthError, type Network } from '../proxy';
 import { redactUrl } from '../safe-url';
 import { fromFetchFailure, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
+import { smsapiClient } from './client';
 
 /**
  * SMSAPI through the official `smsapi` client. One SMS per call, a FRESH details object each time
@@ -10,8 +12,8 @@ import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider
  * refuses a second copy (error 53): a retry after a lost answer can never send two SMS, and an
  * error 53 on a retry means the earlier attempt went through.
  *
- * The client calls the global fetch with its default redirect mode and sends the token only in the
- * Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
+ * The client calls fetch (the account's, see ./client.ts: the global one, or undici's through a proxy)
+ * with its default redirect mode and sends the token only in the Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
  * a redirect never carries the token elsewhere (proved in test/admin-endpoints.test.ts).
  *
  * The client takes no AbortSignal: the pipeline stops waiting on timeout/close and the request
@@ -33,6 +35,8 @@ export interface SmsapiAccount {
   from?: string;
   /** SMSAPI test mode: validated and priced, nothing sent */
   test?: boolean;
+  /** how the service is reached (proxy or direct); default: the global fetch as the client does */
+  network?: Network;
 }
 
 export interface SmsapiSendOptions {
@@ -135,7 +139,8 @@ export function mapSmsapiError(err: unknown): SmsError {
       return new SmsError('SMS_PROVIDER', message, { status, transient: true, ambiguous: true });
     return new SmsError('SMS_PROVIDER', message, { status });
   }
-  if (e.name === 'TypeError' && e.message === 'fetch failed') return fromFetchFailure(err, 'SMSAPI');
+  if (isProxyAuthError(err) || (e.name === 'TypeError' && e.message === 'fetch failed'))
+    return fromFetchFailure(err, 'SMSAPI');
   if (e.name === 'AbortError' || e.name === 'TimeoutError') return fromFetchFailure(err, 'SMSAPI');
   // an unreadable answer (malformed JSON, wrong content type): the request may have been accepted,
   // which is safe to retry only because every SMS carries idx + checkIdx
@@ -169,7 +174,7 @@ export class SmsapiProvider implements SmsProvider {
     // A missing token is reported per send (Catch-able), not at deploy: an example imported without
     // its credentials deploys cleanly, like the other sinks.
     const url = serviceUrl(account.url);
-    if (account.token) this.client = new SMSAPI(account.token, url);
+    if (account.token) this.client = smsapiClient(account.token, url, account.network);
     this.testMode = !!account.test;
     this.from = account.from?.trim() || undefined;
   }
@@ -230,7 +235,7 @@ export class SmsapiProvider implements SmsProvider {
 /** Test connection: GET /profile (harmless, sends nothing). Answers "<username> · <points> points". */
 export async function testSmsapiAccount(account: SmsapiAccount, signal: AbortSignal): Promise<string> {
   if (!account.token) throw new SmsError('SMS_CONFIG', 'SMSAPI: enter the OAuth token');
-  const client = new SMSAPI(account.token, serviceUrl(account.url));
+  const client = smsapiClient(account.token, serviceUrl(account.url), account.network);
   const aborted = new Promise<never>((_resolve, reject) => {
     const fail = () =>
       reject(new SmsError('SMS_TIMEOUT', 'SMSAPI: no answer (timed out)', { transient: true }));
