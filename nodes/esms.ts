@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { configIdentity } from './lib/cluster/keys';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
 import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/connection';
 import { normaliseEvents } from './lib/esms/envelope';
@@ -19,11 +22,14 @@ interface EsmsAfricaDef extends NodeDef {
 interface EsmsAfricaNode extends Node<EsmsCredentials> {
   url: string;
   connection: EsmsConnection;
+  /** for cluster claim keys: the service URL (never a token) */
+  identity: string;
 }
 
 interface EsmsInDef extends NodeDef {
   esms?: string;
   events?: string[] | string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -33,6 +39,7 @@ export = function (RED: NodeAPI) {
   function EsmsAfrica(this: EsmsAfricaNode, config: EsmsAfricaDef) {
     RED.nodes.createNode(this, config);
     this.url = (config.url || '').trim() || DEFAULT_ESMS_URL;
+    this.identity = configIdentity(this.url);
     const credentials = this.credentials ?? {};
     this.connection = new EsmsConnection({
       url: this.url,
@@ -57,10 +64,17 @@ export = function (RED: NodeAPI) {
   function EsmsIn(this: Node, config: EsmsInDef) {
     RED.nodes.createNode(this, config);
     const account = config.esms ? (RED.nodes.getNode(config.esms) as EsmsAfricaNode | null) : null;
+    const out = clusterSource(
+      this,
+      clusterStore(RED, config.cluster),
+      account?.identity ?? '',
+      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      t,
+    );
     const user: EsmsUser = {
       events: normaliseEvents(config.events),
-      onConnectionState: (state: ConnectionState) => showState(this, state, t),
-      onEvent: (msg) => this.send(msg as unknown as NodeMessage),
+      onConnectionState: (state: ConnectionState) => showState(out, state, t),
+      onEvent: (msg) => out.emit(msg),
     };
     attachSource(this, account?.connection, user, t);
   }

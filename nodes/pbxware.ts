@@ -1,5 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSink } from './lib/cluster/nodes';
 import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
 import { attachSink, type InputHandler, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
@@ -25,6 +27,7 @@ interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
   server?: string;
   mode?: string;
   extension?: string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -70,7 +73,7 @@ export = function (RED: NodeAPI) {
     const host: SinkHost = voicemail
       ? withExtensionInput(this as unknown as SinkHost)
       : (this as unknown as SinkHost);
-    attachSink(host, sinkConfig, provider, t);
+    attachSink(host, sinkConfig, provider, t, clusterSink(host, clusterStore(RED, config.cluster), t));
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };

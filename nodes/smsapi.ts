@@ -1,5 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { clusterSink } from './lib/cluster/nodes';
+import { clusterStore } from './lib/cluster/lookup';
 import { SmsError } from './lib/sms/errors';
 import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
@@ -21,6 +23,7 @@ interface SmsapiAccountNode extends Node<SmsapiCredentials> {
 
 interface SmsapiOutDef extends NodeDef, SinkConfig {
   account?: string;
+  cluster?: string;
   normalize?: boolean | string;
 }
 
@@ -75,7 +78,7 @@ export = function (RED: NodeAPI) {
         return;
       }
     }
-    attachSink(host, config, provider, t);
+    attachSink(host, config, provider, t, clusterSink(host, clusterStore(RED, config.cluster), t));
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };

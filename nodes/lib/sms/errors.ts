@@ -14,6 +14,8 @@ export const SmsErrorCodes = [
   'SMS_TIMEOUT',
   'SMS_NETWORK',
   'SMS_TEMPLATE',
+  /** the cluster store (Redis) is unreachable and the cluster's onError is 'hold' */
+  'SMS_CLUSTER_DOWN',
 ] as const;
 
 export type SmsErrorCode = (typeof SmsErrorCodes)[number];

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import type { SmsError } from './errors';
 
 /**
  * Storm guards, all O(1) per SMS and timer-free (nothing to leak): a token bucket for SMS per
@@ -153,5 +154,50 @@ export class BoundedQueue<T> {
     this.items = [];
     this.head = 0;
     return out;
+  }
+}
+
+/**
+ * The dedupe window and rate limit as the pipeline sees them, per recipient. The local guards answer
+ * at once; a cluster's answer from Redis (nodes/lib/cluster/guards.ts) comes as a promise.
+ */
+export type Admission = 'send' | 'duplicate' | 'limited' | { error: SmsError };
+
+export interface SmsGuards {
+  /** may an SMS with this dedupe key be sent now? 'send' takes a token and remembers the key */
+  admit(key: string): Admission | Promise<Admission>;
+  /** dropped before sending: give the token back and forget the key */
+  refund(key: string): void;
+  /** not sent after all: a new attempt must not count as a duplicate */
+  forget(key: string): void;
+  /** the pipeline closed */
+  close(): void;
+}
+
+/** This instance's own guards: the in-memory RateLimiter and DedupeWindow. */
+export class LocalGuards implements SmsGuards {
+  constructor(
+    readonly limiter: RateLimiter,
+    readonly dedupe: DedupeWindow,
+  ) {}
+
+  admit(key: string): Admission {
+    if (this.dedupe.isDuplicate(key)) return 'duplicate';
+    if (!this.limiter.tryTake()) return 'limited';
+    this.dedupe.remember(key);
+    return 'send';
+  }
+
+  refund(key: string): void {
+    this.limiter.refund();
+    this.dedupe.forget(key);
+  }
+
+  forget(key: string): void {
+    this.dedupe.forget(key);
+  }
+
+  close(): void {
+    this.dedupe.clear();
   }
 }

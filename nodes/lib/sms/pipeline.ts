@@ -3,7 +3,15 @@ import type { BackoffOptions } from '../backoff';
 import { type Clock, realClock } from '../clock';
 import { tuned } from '../tuning';
 import { SmsError } from './errors';
-import { BoundedQueue, DedupeWindow, type OverflowPolicy, RateLimiter } from './guards';
+import {
+  type Admission,
+  BoundedQueue,
+  DedupeWindow,
+  LocalGuards,
+  type OverflowPolicy,
+  RateLimiter,
+  type SmsGuards,
+} from './guards';
 import type { SmsProvider, SmsSendResult } from './provider';
 import { type Recipients, resolveRecipients, splitRecipients } from './recipients';
 import { withRetry } from './retry';
@@ -86,6 +94,8 @@ export interface PipelineOptions {
   maxRetryAfterMs: number;
   clock: Clock;
   random?: () => number;
+  /** shared guards (a cluster) wrapping this instance's own; absent = the local guards alone */
+  guards?: (local: SmsGuards) => SmsGuards;
 }
 
 /** Timings tests may shorten with `tuning.sink = {...}`. */
@@ -154,6 +164,7 @@ export class SmsPipeline {
   private readonly template?: Template;
   private readonly limiter: RateLimiter;
   private readonly dedupe: DedupeWindow;
+  private readonly guards: SmsGuards;
   private readonly queue: BoundedQueue<Job>;
   private readonly closer = new AbortController();
   private readonly running = new Set<Promise<void>>();
@@ -178,6 +189,8 @@ export class SmsPipeline {
       });
     this.limiter = new RateLimiter(opts.rateLimit, opts.clock);
     this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.clock);
+    const local = new LocalGuards(this.limiter, this.dedupe);
+    this.guards = opts.guards ? opts.guards(local) : local;
     this.queue = new BoundedQueue<Job>(opts.queueSize, opts.overflow);
     this.idempotent = !!provider.idempotent;
   }
@@ -275,14 +288,14 @@ export class SmsPipeline {
       this.stats.lastError = bad.error.code;
       deliver(failed(bad.raw, bad.error));
     }
-    for (const to of recipients.valid) {
-      const key = DedupeWindow.key(to, text);
-      if (this.dedupe.isDuplicate(key)) {
+    // one recipient's admission (dedupe, rate limit) → an outcome now, or a job in the queue
+    const admitted = (to: string, key: string, admission: Admission): Promise<void> | undefined => {
+      if (admission === 'duplicate') {
         this.stats.duplicate++;
         deliver({ kind: 'duplicate', to, sms: info(to, 'duplicate') });
-        continue;
+        return undefined;
       }
-      if (!this.limiter.tryTake()) {
+      if (admission === 'limited') {
         this.stats.limited++;
         deliver(
           failed(
@@ -293,44 +306,69 @@ export class SmsPipeline {
             ),
           ),
         );
-        continue;
+        return undefined;
       }
-      this.dedupe.remember(key);
-      waits.push(
-        new Promise<void>((resolve) => {
-          const job: Job = {
-            sendId: `nr${randomBytes(12).toString('hex')}`,
-            to,
-            key,
-            text,
-            encoding: seg.encoding,
-            parts: seg.parts,
-            truncated,
-            msg,
-            finish: (o) => {
-              deliver(o);
-              resolve();
-            },
-          };
-          this.stats.pending++;
-          const dropped = this.queue.push(job);
-          if (dropped) {
-            this.stats.pending--;
-            this.stats.dropped++;
-            this.limiter.refund();
-            this.dedupe.forget(dropped.key);
-            dropped.finish(
-              failed(
-                dropped.to,
-                new SmsError(
-                  'SMS_QUEUE_FULL',
-                  `queue full (${opts.queueSize} pending, policy ${opts.overflow}): SMS to ${dropped.to} dropped`,
-                ),
+      if (admission !== 'send') {
+        this.stats.failed++;
+        this.stats.lastError = admission.error.code;
+        deliver(failed(to, admission.error));
+        return undefined;
+      }
+      if (this.closed) {
+        // closed while a shared guard was answering
+        this.guards.refund(key);
+        deliver({ kind: 'cancelled', to });
+        return undefined;
+      }
+      return new Promise<void>((resolve) => {
+        const job: Job = {
+          sendId: `nr${randomBytes(12).toString('hex')}`,
+          to,
+          key,
+          text,
+          encoding: seg.encoding,
+          parts: seg.parts,
+          truncated,
+          msg,
+          finish: (o) => {
+            deliver(o);
+            resolve();
+          },
+        };
+        this.stats.pending++;
+        const dropped = this.queue.push(job);
+        if (dropped) {
+          this.stats.pending--;
+          this.stats.dropped++;
+          this.guards.refund(dropped.key);
+          dropped.finish(
+            failed(
+              dropped.to,
+              new SmsError(
+                'SMS_QUEUE_FULL',
+                `queue full (${opts.queueSize} pending, policy ${opts.overflow}): SMS to ${dropped.to} dropped`,
               ),
-            );
-          }
-        }),
-      );
+            ),
+          );
+        }
+      });
+    };
+    for (const to of recipients.valid) {
+      const key = DedupeWindow.key(to, text);
+      const admission = this.guards.admit(key);
+      if (admission instanceof Promise) {
+        waits.push(
+          admission.then((a) => {
+            const wait = admitted(to, key, a);
+            this.onChange();
+            this.pump();
+            return wait;
+          }),
+        );
+      } else {
+        const wait = admitted(to, key, admission);
+        if (wait) waits.push(wait);
+      }
     }
     this.onChange();
     this.pump();
@@ -404,7 +442,7 @@ export class SmsPipeline {
       });
       return;
     }
-    this.dedupe.forget(job.key);
+    this.guards.forget(job.key);
     if (result.cancelled) {
       job.finish({ kind: 'cancelled', to: job.to });
       return;
@@ -434,12 +472,12 @@ export class SmsPipeline {
     let cancelled = queued.length + this.running.size;
     for (const job of queued) {
       this.stats.pending--;
-      this.dedupe.forget(job.key);
+      this.guards.forget(job.key);
       job.finish({ kind: 'cancelled', to: job.to });
     }
     this.closer.abort();
     await Promise.allSettled([...this.running]);
-    this.dedupe.clear();
+    this.guards.close();
     if (cancelled < 0) cancelled = 0;
     return cancelled;
   }

@@ -19,6 +19,7 @@
  * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, a warning, counted.
  * - cancelled by close/redeploy: `done()` silently; one warning with the count.
  */
+import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
 import { type Outcome, pipelineOptions, type PipelineStats, SmsPipeline } from './pipeline';
@@ -130,19 +131,25 @@ export function attachSink(
   config: SinkConfig,
   provider: SmsProvider | undefined,
   t: Translate,
+  /** a cluster's shared guards and status (clusterSink); absent = this instance alone */
+  shared?: SinkShared,
 ): SinkHandle {
   if (!provider) {
     host.status({ fill: 'red', shape: 'ring', text: t(COMMON + 'status.noConfig') });
     host.on('input', (_msg, _send, done) => {
       done(new SmsError('SMS_CONFIG', t(SINK + 'noAccount')));
     });
+    if (shared) host.on('close', (_removed, done) => void shared.close().then(done, done));
     return {};
   }
   const testMode = !!provider.testMode;
   const statusT = memoTranslate(t);
+  const show = (s: NodeStatus | Record<string, never>) => host.status(shared ? shared.status(s) : s);
+  const opts = pipelineOptions(config);
+  if (shared) opts.guards = (local) => shared.guards(local, opts);
   // every change of the counters shows at once (the pipeline never calls this while constructing)
-  const p: SmsPipeline = new SmsPipeline(pipelineOptions(config), provider, () => {
-    if (!p.isClosed) host.status(sinkStatus(p.stats, testMode, statusT));
+  const p: SmsPipeline = new SmsPipeline(opts, provider, () => {
+    if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
   });
   if (p.templateError) {
     host.error(p.templateError);
@@ -152,7 +159,10 @@ export function attachSink(
     host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
     host.status({ fill: 'red', shape: 'ring', text: 'SMS_INVALID_NUMBER' });
   } else {
-    host.status(testMode ? { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.test') } : {});
+    show(testMode ? { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.test') } : {});
+    shared?.watch(() => {
+      if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
+    });
   }
 
   let conflictWarned = false;
@@ -200,13 +210,15 @@ export function attachSink(
   });
 
   host.on('close', (_removed, done) => {
-    p.close().then(
-      (cancelled) => {
-        if (cancelled > 0) host.warn(t(SINK + 'cancelled', { count: cancelled }));
-        done();
-      },
-      () => done(),
-    );
+    p.close()
+      .then(
+        (cancelled) => {
+          if (cancelled > 0) host.warn(t(SINK + 'cancelled', { count: cancelled }));
+        },
+        () => {},
+      )
+      .then(() => shared?.close())
+      .then(done, done);
   });
   return { pipeline: p };
 }
