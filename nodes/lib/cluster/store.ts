@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { createClient } from 'redis';
 import { type Clock, realClock } from '../clock';
 import { tuned } from '../tuning';
@@ -43,8 +43,11 @@ export const clusterDefaults = {
   heartbeatMs: 5_000,
   /** an instance missing heartbeats for this long no longer counts */
   heartbeatTtlMs: 15_000,
-  /** a command without an answer in this time counts as "Redis down" for that command */
-  commandTimeoutMs: 2_000,
+  /**
+   * a command without an answer in this time counts as "Redis down" for that command. Generous: a
+   * claim that times out on a busy instance while another won it would emit the event twice (local)
+   */
+  commandTimeoutMs: 10_000,
   connectTimeoutMs: 5_000,
   /** reconnect delays: first, cap (exponential with jitter in between) */
   reconnectInitialMs: 100,
@@ -65,8 +68,11 @@ interface RedisClient {
   destroy(): void;
 }
 
-/** One id per process: a process with two cluster nodes on one Redis is one instance. */
-const PROCESS_ID = randomBytes(9).toString('base64url');
+/**
+ * One id per process (a process with two cluster nodes on one Redis is one instance), readable in
+ * Redis: a claim's value says which host and process took the event.
+ */
+const PROCESS_ID = `${hostname()}#${process.pid}`;
 
 /** Reconnect delay: exponential from `initial` to `max`, the upper half randomised. */
 export function reconnectDelay(retries: number, initial: number, max: number, random = Math.random): number {
