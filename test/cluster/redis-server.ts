@@ -18,20 +18,30 @@ function freePort(): Promise<number> {
   });
 }
 
+export interface RedisTls {
+  /** PEM files: the server certificate and its key */
+  certFile: string;
+  keyFile: string;
+}
+
 export class RedisServer {
   private child?: ChildProcess;
   private output = '';
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly tls?: RedisTls,
+  ) {}
 
-  static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
+  /** With `tls`, the port speaks TLS only (rediss://). */
+  static async start(tls?: RedisTls): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), tls);
     await server.restart();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -42,9 +52,13 @@ export class RedisServer {
   async restart(): Promise<void> {
     if (this.running) return;
     this.output = '';
+    const ports = this.tls
+      ? ['--port', '0', '--tls-port', String(this.port), '--tls-cert-file', this.tls.certFile]
+      : ['--port', String(this.port)];
+    const tlsKey = this.tls ? ['--tls-key-file', this.tls.keyFile, '--tls-auth-clients', 'no'] : [];
     const child = spawn(
       REDIS_SERVER,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [...ports, ...tlsKey, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;

@@ -4,6 +4,10 @@
  * policies, and a Redis stop/restart with no unhandled rejection.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { createClient } from 'redis';
 import { ClusterGuards } from '../../nodes/lib/cluster/guards';
 import { configIdentity, eventIdentity } from '../../nodes/lib/cluster/keys';
@@ -309,6 +313,56 @@ describe('cluster store (real Redis)', function () {
     assert.equal(await s.claim('test:x'), undefined);
     await s.close();
     assert.equal(s.state.phase, 'closed');
+  });
+
+  it('rediss:// verifies the server certificate: a self-signed one is refused, never used', async function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sms-notify-redis-tls-'));
+    const certFile = path.join(dir, 'cert.pem');
+    const keyFile = path.join(dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'ignore' },
+    );
+    const tls = await RedisServer.start({ certFile, keyFile });
+    try {
+      assert.match(tls.url, /^rediss:/);
+      await assert.rejects(
+        testCluster({ url: tls.url }, {}, AbortSignal.timeout(5_000)),
+        (err: Error & { code?: string }) => {
+          assert.equal(err.code, 'SMS_CLUSTER_DOWN');
+          assert.match(err.message, /SELF_SIGNED|self.signed|certificate/i);
+          return true;
+        },
+      );
+      const s = store('local', {}, tls.url);
+      const states = user(s);
+      await waitFor(
+        () => states.some((st) => st.phase === 'down' && /CERT|self.signed/i.test(st.reason ?? '')),
+        10_000,
+        'refused',
+      );
+      assert.equal(s.isUp, false);
+    } finally {
+      await tls.stop();
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('Test connection: PING and the server version; a clear error when nothing listens', async () => {
