@@ -5,6 +5,7 @@ import type { LatencyResult } from './latency';
 import type { Plan } from './run';
 import type { SinkResult } from './sinks';
 import { STABLE_MS, type SoakResult } from './soak';
+import type { WatchResult } from './watch';
 
 export interface Target {
   name: string;
@@ -34,6 +35,7 @@ export interface Report {
   /** pooled flows carry the p99 of each round */
   latency: (LatencyResult & { roundsP99?: number[] })[];
   sinks: SinkResult[];
+  watch?: WatchResult;
   soak?: SoakResult;
   /** the same flows with and without an sms-cluster (Redis) */
   cluster?: ClusterBenchResult;
@@ -78,6 +80,14 @@ export function renderTable(r: Report): string {
     ]);
   for (const x of r.sinks)
     rows.push(['sink', x.label, `${int(x.perSecond)} SMS/s`, `${x.sent} sent`, `${x.requests} requests`]);
+  if (r.watch)
+    rows.push([
+      'watch',
+      'delivery watch: send + final status',
+      `${int(r.watch.perSecond)} watches/s`,
+      `${int(r.watch.open)} open: heap ${signed(r.watch.heapMB)} MB`,
+      '',
+    ]);
   if (r.soak)
     rows.push([
       'soak',
@@ -283,6 +293,31 @@ export function renderMarkdown(r: Report): string {
     );
   }
 
+  const w = r.watch;
+  if (w) {
+    out.push('## Delivery watch', '');
+    out.push(
+      `\`delivery watch\` in Node-RED: ${int(w.messages)} sent-SMS msgs (as \`sms-gateway out\` emits them) into ` +
+        'the node, then their final `sms_status` events; timed until every watch has ended on the "delivered" ' +
+        `output. Then ${int(w.open)} watches left open: the heap they add (after GC), the send msgs they keep included.`,
+      '',
+    );
+    out.push(
+      table(
+        ['watches/s', 'delivered', 'seconds', `heap, ${int(w.open)} open`],
+        [
+          [
+            `**${int(w.perSecond)}**` + (w.error ? ` — ERROR ${w.error}` : ''),
+            int(w.delivered),
+            fmt(w.seconds, 2),
+            `${signed(w.heapMB)} MB`,
+          ],
+        ],
+      ),
+      '',
+    );
+  }
+
   const s = r.soak;
   if (s) {
     const f = s.compression;
@@ -372,7 +407,7 @@ export function renderMarkdown(r: Report): string {
         '`bench/run.ts`. It copies the compiled package aside first, so a concurrent `npm run build` cannot ' +
         'change the code under test mid-run.',
       '- `BENCH_QUICK=1 npm run bench` (or `node bench/run.js --quick`) is a smoke test with small N; it writes ' +
-        'its report to the temp directory unless `BENCH_OUT=<file>` is set. `BENCH_ONLY=ingest,latency,sinks,soak` ' +
+        'its report to the temp directory unless `BENCH_OUT=<file>` is set. `BENCH_ONLY=ingest,latency,sinks,cluster,watch,soak` ' +
         'runs some sections only.',
       '- `BENCH_CPU_PROF=<dir> npm run bench` writes a V8 CPU profile of every measured process; ' +
         '`npx tsx bench/profile-summary.ts <file>` prints self time by function and by file.',
@@ -381,7 +416,7 @@ export function renderMarkdown(r: Report): string {
         'and time, and only 127.0.0.1 is used.',
       `- N: (a) ${int(p.bareEvents)} events, (b) ${int(p.coreEvents)}, (c)/(d) ${int(p.privmxEvents)}, ` +
         `${p.rounds} round(s); burst ${int(p.burstEvents)}; latency ${int(p.latencyRate)} events/s × ` +
-        `${p.latencySeconds} s × ${p.latencyRounds} round(s); sinks ${int(p.sinkMessages)} SMS; soak ` +
+        `${p.latencySeconds} s × ${p.latencyRounds} round(s); sinks ${int(p.sinkMessages)} SMS; delivery watch ${int(p.watchMessages)} sends, ${int(p.watchOpen)} open; soak ` +
         `${p.soakSeconds} s at ${p.soakCompression}× compression.`,
     ].join('\n'),
     '',

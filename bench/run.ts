@@ -6,7 +6,7 @@
  *   npm run bench                      full run (~4 minutes here), writes BENCHMARKS.md
  *   BENCH_QUICK=1 npm run bench        smoke test with small N (or: node bench/run.js --quick),
  *                                      writes the report to the temp directory unless BENCH_OUT is set
- *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, cluster, soak)
+ *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, cluster, watch, soak)
  *   BENCH_OUT=<file>                   where to write the report
  *   BENCH_CPU_PROF=<dir>               V8 CPU profile of every measured process (bench/profile-summary.ts)
  */
@@ -21,6 +21,7 @@ import { ROOT } from './nodered';
 import { Report, renderMarkdown, renderTable, Target } from './report';
 import { runSink, SinkResult, SinkRun } from './sinks';
 import { runSoak, SoakResult } from './soak';
+import { runWatch, type WatchResult } from './watch';
 
 export interface Plan {
   quick: boolean;
@@ -39,6 +40,10 @@ export interface Plan {
   sinkMessages: number;
   soakSeconds: number;
   soakCompression: number;
+  /** delivery watch: sends (and statuses) matched in the throughput run */
+  watchMessages: number;
+  /** delivery watch: open watches in the memory run */
+  watchOpen: number;
 }
 
 export function plan(quick: boolean): Plan {
@@ -58,6 +63,8 @@ export function plan(quick: boolean): Plan {
         sinkMessages: 300,
         soakSeconds: 5,
         soakCompression: 20,
+        watchMessages: 20_000,
+        watchOpen: 10_000,
       }
     : {
         quick,
@@ -74,10 +81,12 @@ export function plan(quick: boolean): Plan {
         sinkMessages: 3_000,
         soakSeconds: 30,
         soakCompression: 20,
+        watchMessages: 200_000,
+        watchOpen: 10_000,
       };
 }
 
-type Section = 'ingest' | 'latency' | 'sinks' | 'soak' | 'cluster';
+type Section = 'ingest' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
@@ -154,6 +163,7 @@ function pooled(label: string, runs: LatencyResult[]): LatencyResult & { roundsP
 }
 
 const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
+const int = (n: number) => (Number.isFinite(n) ? Math.round(n).toLocaleString('en-US') : 'n/a');
 
 export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
   const quick = argv.includes('--quick') || /^(1|true|yes)$/i.test(process.env.BENCH_QUICK ?? '');
@@ -313,6 +323,15 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     }
 
     if (wanted('cluster')) report.cluster = await runClusterBench(p, log);
+    if (wanted('watch')) {
+      const r: WatchResult = await runWatch({ messages: p.watchMessages, open: p.watchOpen });
+      report.watch = r;
+      log(
+        `watch   delivery watch: ${fmt(r.perSecond)} watches/s (${r.delivered} delivered), ` +
+          `${int(r.open)} open watches: heap +${fmt(r.heapMB, 1)} MB after GC` +
+          (r.error ? `  ERROR ${r.error}` : ''),
+      );
+    }
 
     if (wanted('soak')) {
       const r: SoakResult = await runSoak(pool, {
@@ -351,6 +370,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     ...(report.bursts ?? []),
     ...report.latency,
     ...report.sinks,
+    ...(report.watch ? [report.watch] : []),
     ...(report.soak ? [report.soak] : []),
     ...(report.cluster ? [report.cluster] : []),
   ].filter((r) => r.error);

@@ -10,7 +10,8 @@ import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { DESTINATIONS } from './lib/destinations';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -42,10 +43,21 @@ interface CpaasOutDef extends NodeDef, SinkConfig {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'kandy-cpaas',
+    credentialKeys: CPAAS_CREDENTIAL_KEYS,
+    destination: DESTINATIONS['kandy-cpaas'],
+    test: async (config, credentials, signal) => {
+      const userId = await testLogin(config, credentials, signal);
+      return t('kandy-cpaas.test.ok', { userId });
+    },
+  });
+
   /** Kandy / Ribbon CPaaS account: the token, and ONE notification channel shared by every `cpaas in`. */
   function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
     RED.nodes.createNode(this, config);
     this.identity = configIdentity(String(config.url ?? ''), String(config.clientId ?? '').trim());
+    testEndpoint.deployed(this, config);
     this.account = new CpaasAccount(config, this.credentials ?? {}, (message) => this.warn(message));
     this.on('close', (_removed: boolean, done: () => void) => {
       this.account.close().then(done, done);
@@ -60,15 +72,6 @@ export = function (RED: NodeAPI) {
         email: { type: 'text' },
         password: { type: 'password' },
       },
-    },
-  );
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'kandy-cpaas',
-    CPAAS_CREDENTIAL_KEYS,
-    async (config, credentials, signal) => {
-      const userId = await testLogin(config, credentials, signal);
-      return t('kandy-cpaas.test.ok', { userId });
     },
   );
 
@@ -105,7 +108,7 @@ export = function (RED: NodeAPI) {
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
     const host = this as unknown as SinkHost;
     const shared = clusterSink(host, clusterStore(RED, config.cluster), t);
-    attachSink(host, config, node?.account.provider(), t, shared);
+    attachSink(host, config, node?.account.provider(), t, sinkOptions(RED), shared);
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

@@ -4,6 +4,7 @@ import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
+import { DESTINATIONS } from './lib/destinations';
 import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/connection';
 import { normaliseEvents } from './lib/esms/envelope';
 import { testEsmsConnection } from './lib/esms/test-connection';
@@ -35,9 +36,17 @@ interface EsmsInDef extends NodeDef {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'esms-africa',
+    credentialKeys: ['accessToken', 'apiKey'],
+    destination: DESTINATIONS['esms-africa'],
+    test: testEsmsConnection,
+  });
+
   /** eSMS Africa account: owns the ONE WebSocket (cookie-authenticated) shared by every `esms in`. */
   function EsmsAfrica(this: EsmsAfricaNode, config: EsmsAfricaDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_ESMS_URL;
     this.identity = configIdentity(this.url);
     const credentials = this.credentials ?? {};
@@ -53,12 +62,6 @@ export = function (RED: NodeAPI) {
   RED.nodes.registerType<EsmsAfricaNode, EsmsAfricaDef, unknown, EsmsCredentials>('esms-africa', EsmsAfrica, {
     credentials: { accessToken: { type: 'password' }, apiKey: { type: 'password' } },
   });
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'esms-africa',
-    ['accessToken', 'apiKey'],
-    testEsmsConnection,
-  );
 
   /** `esms in`: message_status / balance_update / notification events as DESIGN.md envelopes. */
   function EsmsIn(this: Node, config: EsmsInDef) {

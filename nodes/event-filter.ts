@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { compileFilter, type FilterRule, type Predicate } from './lib/filter';
+import { compileFilter, type FilterRule, FilterRuleError, type Predicate } from './lib/filter';
 
 interface EventFilterDef extends NodeDef {
   rules?: FilterRule[];
@@ -13,16 +13,20 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const two = Number(config.outputs) === 2;
     let test: Predicate | undefined;
+    let broken: FilterRuleError | undefined;
     try {
       test = compileFilter(config.rules, config.combine === 'any' ? 'any' : 'all');
     } catch (err) {
       const message = RED._('event-filter.errors.badRule', { error: (err as Error).message });
+      broken = new FilterRuleError(message, err instanceof FilterRuleError ? err.index : 0);
       this.error(message);
       this.status({ fill: 'red', shape: 'ring', text: RED._('event-filter.status.badRule') });
     }
     if (!test) {
-      // fail closed: a broken filter passes nothing (reported once at deploy, above)
-      this.on('input', (_msg, _send, done) => done());
+      // fail closed: a broken filter passes nothing, and each message is an error a Catch node sees
+      // (code FILTER_INVALID_RULE), never a success a Complete node would count
+      const error = broken ?? new FilterRuleError(RED._('event-filter.status.badRule'), 0);
+      this.on('input', (_msg, _send, done) => done(error));
       return;
     }
     const pass = test;

@@ -2,9 +2,16 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSink } from './lib/cluster/nodes';
+import { DESTINATIONS } from './lib/destinations';
 import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
-import { attachSink, type InputHandler, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import {
+  attachSink,
+  sinkOptions,
+  type InputHandler,
+  type SinkConfig,
+  type SinkHost,
+} from './lib/sms/sink-node';
 import type { Translate } from './lib/status';
 
 interface PbxwareCredentials {
@@ -33,9 +40,17 @@ interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'pbxware-server',
+    credentialKeys: ['apiKey'],
+    destination: DESTINATIONS['pbxware-server'],
+    test: (config, credentials, signal) => testPbxwareConnection(config, credentials, signal),
+  });
+
   /** PBXware server: URL, tenant (server) id, API style; the API key is a credential. */
   function PbxwareServer(this: PbxwareServerNode, config: PbxwareServerDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim();
     this.tenant = config.tenant === undefined || config.tenant === null ? '' : String(config.tenant).trim();
     this.api = config.api === 'json' ? 'json' : 'action';
@@ -44,12 +59,6 @@ export = function (RED: NodeAPI) {
     'pbxware-server',
     PbxwareServer,
     { credentials: { apiKey: { type: 'password' } } },
-  );
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'pbxware-server',
-    ['apiKey'],
-    (config, credentials, signal) => testPbxwareConnection(config, credentials, signal),
   );
 
   /** `pbxware out`: an SMS (mode "sms") or a voicemail notification to extensions (mode "voicemail"). */
@@ -73,7 +82,14 @@ export = function (RED: NodeAPI) {
     const host: SinkHost = voicemail
       ? withExtensionInput(this as unknown as SinkHost)
       : (this as unknown as SinkHost);
-    attachSink(host, sinkConfig, provider, t, clusterSink(host, clusterStore(RED, config.cluster), t));
+    attachSink(
+      host,
+      sinkConfig,
+      provider,
+      t,
+      sinkOptions(RED),
+      clusterSink(host, clusterStore(RED, config.cluster), t),
+    );
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };

@@ -3,6 +3,7 @@ import { AdminRED, registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSource } from './lib/cluster/nodes';
+import { DESTINATIONS } from './lib/destinations';
 import type { EventMessage } from './lib/envelope';
 import { OnceLogger } from './lib/log-once';
 import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
@@ -39,8 +40,16 @@ interface PrivmxInDef extends NodeDef {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Parameters<typeof RED._>[1]);
 
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'privmx-bridge',
+    credentialKeys: ['apiKeyId', 'apiKeySecret'],
+    destination: DESTINATIONS['privmx-bridge'],
+    test: testPrivmxBridge,
+  });
+
   function PrivmxBridgeNode(this: BridgeNode, config: BridgeDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     const credentials = this.credentials ?? {};
     this.identity = configIdentity(
       config.url,
@@ -99,11 +108,4 @@ export = function (RED: NodeAPI) {
     attachSource(this, bridge?.connection, user, t);
   }
   RED.nodes.registerType('privmx in', PrivmxInNode);
-
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'privmx-bridge',
-    ['apiKeyId', 'apiKeySecret'],
-    testPrivmxBridge,
-  );
 };

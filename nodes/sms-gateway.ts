@@ -4,8 +4,9 @@ import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
+import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
 import { GatewayConnection, type GatewayUser } from './lib/sms-gateway/connection';
 import { eventSelection } from './lib/sms-gateway/envelope';
@@ -50,6 +51,14 @@ interface GatewayOutDef extends NodeDef, SinkConfig {
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'sms-gateway',
+    credentialKeys: ['apiKey'],
+    destination: DESTINATIONS['sms-gateway'],
+    test: (config, credentials, signal) => testGateway(config, credentials, signal),
+  });
+
   /**
    * sms-gateway: the gateway URL, default sender and WebSocket auth mode; the API key is a credential.
    * Owns ONE event WebSocket (connected only while an `sms-gateway in` uses it) and the REST adapter
@@ -57,6 +66,7 @@ export = function (RED: NodeAPI) {
    */
   function SmsGateway(this: GatewayNode, config: GatewayDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_GATEWAY_URL;
     this.from = (config.from || '').trim();
     this.wsAuth = wsAuthMode(config.wsAuth);
@@ -76,10 +86,6 @@ export = function (RED: NodeAPI) {
   RED.nodes.registerType<GatewayNode, GatewayDef, unknown, GatewayCredentials>('sms-gateway', SmsGateway, {
     credentials: { apiKey: { type: 'password' } },
   });
-  // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
-  registerTestEndpoint(RED as unknown as AdminRED, 'sms-gateway', ['apiKey'], (config, credentials, signal) =>
-    testGateway(config, credentials, signal),
-  );
 
   /** sms-gateway in: sms_status / sms_inbound events as DESIGN.md envelopes. */
   function SmsGatewayIn(this: Node, config: GatewayInDef) {
@@ -120,6 +126,7 @@ export = function (RED: NodeAPI) {
       { ...config, from },
       gateway?.provider,
       t,
+      sinkOptions(RED),
       clusterSink(host, clusterStore(RED, config.cluster), t),
     );
   }

@@ -2,8 +2,9 @@ import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
 import { clusterSink } from './lib/cluster/nodes';
 import { clusterStore } from './lib/cluster/lookup';
+import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
 import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
 import type { Translate } from './lib/status';
 
@@ -32,9 +33,22 @@ const truthy = (v: unknown) => v === true || v === 'true';
 export = function (RED: NodeAPI) {
   const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 
+  // Harmless check: GET /profile with the token (sends nothing, costs nothing).
+  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+    type: 'smsapi-account',
+    credentialKeys: ['token'],
+    destination: DESTINATIONS['smsapi-account'],
+    test: (config, credentials, signal) =>
+      testSmsapiAccount(
+        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
+        signal,
+      ),
+  });
+
   /** smsapi-account: service URL, default sender name, test mode; the OAuth token is a credential. */
   function SmsapiAccountConfig(this: SmsapiAccountNode, config: SmsapiAccountDef) {
     RED.nodes.createNode(this, config);
+    testEndpoint.deployed(this, config);
     this.account = {
       url: (config.url || '').trim(),
       from: (config.from || '').trim(),
@@ -45,17 +59,6 @@ export = function (RED: NodeAPI) {
     'smsapi-account',
     SmsapiAccountConfig,
     { credentials: { token: { type: 'password' } } },
-  );
-  // Harmless check: GET /profile with the token (sends nothing, costs nothing).
-  registerTestEndpoint(
-    RED as unknown as AdminRED,
-    'smsapi-account',
-    ['token'],
-    (config, credentials, signal) =>
-      testSmsapiAccount(
-        { url: String(config.url ?? ''), token: credentials.token, test: truthy(config.test) },
-        signal,
-      ),
   );
 
   /** smsapi out: each input msg → SMS through SMSAPI, via the shared pipeline. */
@@ -78,7 +81,14 @@ export = function (RED: NodeAPI) {
         return;
       }
     }
-    attachSink(host, config, provider, t, clusterSink(host, clusterStore(RED, config.cluster), t));
+    attachSink(
+      host,
+      config,
+      provider,
+      t,
+      sinkOptions(RED),
+      clusterSink(host, clusterStore(RED, config.cluster), t),
+    );
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };

@@ -7,8 +7,10 @@
   /**
    * Wire a "Test connection" button. Reads the config fields and credential fields from the open
    * dialog (#node-config-input-<name>), POSTs them to the admin endpoint and shows a spinner, then
-   * the exact outcome. Credentials the dialog shows as __PWRD__ are resolved by the runtime from the
-   * stored credentials of this node id.
+   * the exact outcome. Credentials the dialog shows as __PWRD__ (or leaves empty) are resolved by the
+   * runtime from the stored credentials, but only for this node as deployed (same URL, tenant, client id,
+   * auth mode, proxy); otherwise the answer's code is CREDENTIALS_REQUIRED and the runtime sent nothing:
+   * its message asks for the secret, and the untyped secret fields are marked.
    */
   function testConnection(node, type, fields, credentialFields, options) {
     options = options || {};
@@ -23,7 +25,9 @@
       });
       var credentials = {};
       credentialFields.forEach(function (f) {
-        credentials[f] = $('#node-config-input-' + f).val();
+        credentials[f] = $('#node-config-input-' + f)
+          .removeClass('input-error')
+          .val();
       });
       button.prop('disabled', true);
       result
@@ -39,6 +43,16 @@
       })
         .done(function (res) {
           var ok = res && res.ok;
+          if (res && res.code === 'CREDENTIALS_REQUIRED') {
+            // mark the secrets to type again: the stored ones, else the empty fields in view
+            var stored = credentialFields.filter(function (f) {
+              return credentials[f] === '__PWRD__';
+            });
+            (stored.length ? stored : credentialFields).forEach(function (f) {
+              var el = $('#node-config-input-' + f);
+              if (stored.length || (el.is(':visible') && !el.val())) el.addClass('input-error');
+            });
+          }
           result
             .addClass(ok ? 'sms-notify-ok' : 'sms-notify-fail')
             .html(
@@ -54,7 +68,13 @@
           result
             .addClass('sms-notify-fail')
             .html('<i class="fa fa-times" style="color:#c33"></i> ')
-            .append(document.createTextNode(node._('common.test.failed') + ': HTTP ' + xhr.status));
+            .append(
+              document.createTextNode(
+                node._('common.test.failed') +
+                  ': ' +
+                  ((xhr.responseJSON && xhr.responseJSON.error) || 'HTTP ' + xhr.status),
+              ),
+            );
         })
         .always(function () {
           button.prop('disabled', false);
@@ -87,6 +107,7 @@
       message: { value: '' },
       rateLimit: { value: 10, validate: wholeNumber(0, 1000000) },
       dedupeWindow: { value: 60, validate: wholeNumber(0, 604800) },
+      maxRecipients: { value: 20, validate: wholeNumber(1, 10000) },
       maxParts: { value: 3, validate: wholeNumber(1, maxParts) },
       tooLong: { value: 'refuse' },
       defaultCountry: {
@@ -117,6 +138,7 @@
     $('#node-input-overflow').val(node.overflow === 'drop-old' ? 'drop-old' : 'drop-new');
     $('#node-input-rateLimit').spinner({ min: 0 });
     $('#node-input-dedupeWindow').spinner({ min: 0 });
+    $('#node-input-maxRecipients').spinner({ min: 1, max: 10000 });
     $('#node-input-maxParts').spinner({ min: 1, max: maxParts });
     $('#node-input-queueSize').spinner({ min: 1 });
     $('#node-input-retries').spinner({ min: 0, max: 10 });

@@ -2,7 +2,9 @@ import assert from 'assert';
 import type { NodeAPI } from 'node-red';
 import cpaasNodes from '../nodes/cpaas';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
+import type { CpaasAccount } from '../nodes/lib/cpaas/account';
 import { FakeCpaas } from './fakes/cpaas';
+import { ManualClock } from './fakes/sms-gateway';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
 import { CountingClock, delay, helper, waitFor } from './helpers';
@@ -318,6 +320,66 @@ describe('cpaas nodes (through Node-RED)', function () {
       assert.strictEqual(fake.counts.channelRenewGone, 1, 'no loop');
     });
 
+    it('a server that keeps losing the channel gets new ones at growing intervals (backoff), reset after a stable period', async () => {
+      // virtual time: the renewals that find the channel gone and the backoff sleeps run when the test says
+      const manual = new ManualClock(Date.now());
+      const backoff = {
+        initialDelayMs: 1_000,
+        maxDelayMs: 8_000,
+        factor: 2,
+        jitter: 0.5,
+        permanentDelayMs: 60_000,
+        maxPermanentDelayMs: 60_000,
+      };
+      // random 0.5 with jitter 0.5: every delay is 3/4 of its base, so the sequence is exact
+      fast({ clock: manual, random: () => 0.5, backoff, deadAfterMs: 0, stableAfterMs: 60_000 });
+      fake.maxChannelLifetimeS = 10; // renewed (and found gone) every 5 s
+      fake.tokenLifetimeS = 30 * 24 * 3600; // no token refresh inside the virtual hour below
+      await loadIn(cpaasIn('in1', NUM1));
+      const connection = () =>
+        (helper.getNode('cp') as unknown as { account: CpaasAccount }).account.connection;
+      const upAgain = () =>
+        waitFor(
+          () =>
+            connection().state.phase === 'subscribed' &&
+            fake.channels.size === 1 &&
+            fake.subscriptionsFor(NUM1).length === 1,
+          5000,
+          'subscribed on a new channel',
+        );
+      /** the server loses the channel; the next renewal tells; returns the delay the state machine chose */
+      const loseOnce = async (renewInMs: number) => {
+        fake.loseChannels();
+        manual.advance(renewInMs);
+        await waitFor(() => connection().state.phase === 'backoff', 5000, 'backoff');
+        const state = connection().state;
+        assert.strictEqual(state.code, 'CHANNEL_LOST');
+        assert.strictEqual(state.reason, 'notification channel lost (the server no longer knows it)');
+        assert.match(lastStatus('in1').text ?? '', /reconnecting .*notification channel lost/);
+        assert.strictEqual(lastStatus('in1').fill, 'yellow');
+        const delay = state.retryAt! - manual.now();
+        manual.advance(delay - 1);
+        assert.strictEqual(connection().state.phase, 'backoff', 'nothing before the delay');
+        manual.advance(1);
+        await upAgain();
+        return delay;
+      };
+      await upAgain();
+      const delays: number[] = [];
+      for (let i = 0; i < 5; i++) delays.push(await loseOnce(5_000));
+      assert.deepStrictEqual(delays, [750, 1500, 3000, 6000, 6000], 'exponential, capped, with jitter');
+      assert.strictEqual(fake.counts.channelCreate, 6);
+
+      // a channel that lives longer than the stable period forgives the earlier losses
+      fake.maxChannelLifetimeS = 3600;
+      fake.loseChannels();
+      manual.advance(5_000);
+      await waitFor(() => connection().state.phase === 'backoff', 5000, 'backoff');
+      manual.advance(connection().state.retryAt! - manual.now());
+      await upAgain();
+      assert.strictEqual(await loseOnce(1_800_000), 750, 'back to the first delay');
+    });
+
     it('an expired channel (the server closes the socket) is recreated too', async () => {
       await loadIn(cpaasIn('in1', NUM1));
       const received = collect('h-in1');
@@ -593,9 +655,9 @@ describe('cpaas nodes (through Node-RED)', function () {
         sends: 3,
       },
       {
-        name: '5xx → SMS_PROVIDER, retried up to the limit',
+        name: '5xx → retried up to the limit, then SMS_UNCERTAIN (a 5xx may follow a processed request)',
         answers: [1, 2, 3].map(() => ({ status: 503, body: 'down' })),
-        code: 'SMS_PROVIDER',
+        code: 'SMS_UNCERTAIN',
         sends: 3,
       },
     ];
@@ -613,7 +675,7 @@ describe('cpaas nodes (through Node-RED)', function () {
       });
     }
 
-    it('transient failures retry and succeed; a revoked token re-authenticates; a lost answer is reported, never retried', async () => {
+    it('transient failures retry and succeed; a revoked token re-authenticates; a lost answer is retried with the same clientCorrelator: one SMS', async () => {
       await helper.load(nodes, outFlow({ to: '+16135550201', retries: 3, timeout: 0.4 }), projectCreds());
       const sent = collect('h');
       const caught = collect('hc');
@@ -629,17 +691,16 @@ describe('cpaas nodes (through Node-RED)', function () {
       await waitFor(() => sent.length === 2);
       assert.strictEqual(fake.counts.token, 2, 'one re-authentication');
 
-      // the server takes the SMS but the answer comes too late: CPaaS is not known to dedupe a
-      // repeated POST, so the pipeline reports the timeout instead of risking a second SMS
+      // the server takes the SMS but the answer comes too late: the retry carries the same
+      // clientCorrelator, and CPaaS answers it without sending a second SMS
       const sendsBefore = fake.counts.send;
       fake.scriptSend({ status: 201, process: true, delayMs: 700 });
       helper.getNode('out').receive({ payload: 'three' });
-      await waitFor(() => caught.length === 1, 5000);
-      assert.strictEqual(caught[0].error.code, 'SMS_TIMEOUT');
-      await delay(800);
-      assert.strictEqual(fake.counts.send - sendsBefore, 1, 'one request, no retry');
+      await waitFor(() => sent.length === 3, 5000);
+      assert.strictEqual(fake.counts.send - sendsBefore, 2, 'the lost answer was asked again');
+      assert.strictEqual(fake.counts.sendRepeated, 1, 'recognised by its clientCorrelator');
       assert.strictEqual(fake.sent.filter((s) => s.message === 'three').length, 1, 'one SMS');
-      assert.strictEqual(sent.length, 2);
+      assert.strictEqual(caught.length, 0);
     });
 
     it('wrong credentials fail with SMS_AUTH and do not hammer the token endpoint', async () => {

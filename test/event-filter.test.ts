@@ -94,15 +94,21 @@ describe('event filter node', function () {
     assert.equal(got.no.length, 1);
   });
 
-  it('a bad regex is reported at deploy with a red status, and the node passes nothing', async () => {
+  it('a bad regex is reported at deploy with a red status; each message is an error a Catch node sees, never a Complete', async () => {
     await helper.load(eventFilterNode, [
+      { id: 't', type: 'tab' },
       {
         id: 'f',
+        z: 't',
         type: 'event filter',
         rules: [{ property: 'event.author', op: 'regex', value: '([' }],
         wires: [['yes']],
       },
-      { id: 'yes', type: 'helper' },
+      { id: 'yes', z: 't', type: 'helper' },
+      { id: 'c', z: 't', type: 'catch', scope: null, uncaught: false, wires: [['caught']] },
+      { id: 'caught', z: 't', type: 'helper' },
+      { id: 'k', z: 't', type: 'complete', scope: ['f'], uncaught: false, wires: [['completed']] },
+      { id: 'completed', z: 't', type: 'helper' },
     ]);
     const f = helper.getNode('f');
     const errors = f.error.args as unknown[][];
@@ -112,11 +118,37 @@ describe('event filter node', function () {
     assert.equal(status.fill, 'red');
     assert.equal(status.text, 'event-filter.status.badRule');
     const got: unknown[] = [];
+    const caught: { error: { code?: string; message: string; source: { id: string } } }[] = [];
+    const completed: unknown[] = [];
     helper.getNode('yes').on('input', (m: unknown) => got.push(m));
+    helper.getNode('caught').on('input', (m: (typeof caught)[number]) => caught.push(m));
+    helper.getNode('completed').on('input', (m: unknown) => completed.push(m));
     f.receive(event());
+    f.receive(event({ author: 'ola' }));
+    await waitFor(() => caught.length === 2);
+    assert.deepEqual(
+      caught.map((m) => [m.error.code, m.error.source.id]),
+      [
+        ['FILTER_INVALID_RULE', 'f'],
+        ['FILTER_INVALID_RULE', 'f'],
+      ],
+    );
+    assert.match(caught[0].error.message, /event-filter.errors.badRule/);
     await delay(50);
-    assert.equal(got.length, 0);
-    assert.equal(f.error.args.length, 1, 'no error per message');
+    assert.deepEqual([got.length, completed.length], [0, 0], 'nothing passed, nothing counted as done');
+  });
+
+  it('a good filter counts as complete for a Complete node (the check above is meaningful)', async () => {
+    await helper.load(eventFilterNode, [
+      { id: 't', type: 'tab' },
+      { id: 'f', z: 't', type: 'event filter', rules: [], wires: [[]] },
+      { id: 'k', z: 't', type: 'complete', scope: ['f'], uncaught: false, wires: [['completed']] },
+      { id: 'completed', z: 't', type: 'helper' },
+    ]);
+    const completed: unknown[] = [];
+    helper.getNode('completed').on('input', (m: unknown) => completed.push(m));
+    helper.getNode('f').receive(event());
+    await waitFor(() => completed.length === 1);
   });
 
   it('no rules passes everything', async () => {

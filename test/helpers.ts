@@ -1,8 +1,13 @@
 /** Small shared test utilities. */
 import helper from 'node-red-node-test-helper';
 import type { Clock } from '../nodes/lib/clock';
+import { dedupeRegistry } from '../nodes/lib/sms/guards';
 
 helper.init(require.resolve('node-red'));
+
+// A sink's dedupe window outlives its node for a redeploy of the same id; tests load the same flows
+// (same ids, same texts) again and again, so each test starts without the windows of the one before.
+afterEach(() => dedupeRegistry.clear());
 
 export { helper };
 

@@ -208,8 +208,9 @@ describe('pbxware nodes (through Node-RED)', function () {
     assert.strictEqual(fake.requests.length, 1);
   });
 
-  it('transient failures (503, 502) are retried and send ONE SMS', async () => {
-    fake.failNext = [503, 502];
+  it('429 is retried and sends ONE SMS', async () => {
+    fake.retryAfterS = 0;
+    fake.failNext = [429, 429];
     await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
     const sent = collect('h');
     const caught = collect('hc');
@@ -221,19 +222,43 @@ describe('pbxware nodes (through Node-RED)', function () {
     assert.strictEqual(caught.length, 0);
   });
 
+  for (const status of [500, 502, 503, 504] as const)
+    it(`HTTP ${status} (the PBX or a proxy may have sent it) is SMS_UNCERTAIN after exactly one request`, async () => {
+      fake.failNext = [status];
+      await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
+      const caught = collect('hc');
+      helper.getNode('out').receive({ payload: 'once' });
+      await waitFor(() => caught.length === 1);
+      assert.strictEqual(caught[0].error.code, 'SMS_UNCERTAIN');
+      assert.match(caught[0].error.message, new RegExp(`HTTP ${status}.*may have been sent`));
+      assert.strictEqual(caught[0].sms.attempts, 1);
+      assert.strictEqual(fake.requests.length, 1, 'never a second request');
+    });
+
+  it('a reset after the PBX processed the SMS is SMS_UNCERTAIN, one request, one SMS', async () => {
+    fake.failNext = ['drop-accept'];
+    await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
+    const caught = collect('hc');
+    helper.getNode('out').receive({ payload: 'once' });
+    await waitFor(() => caught.length === 1);
+    assert.strictEqual(caught[0].error.code, 'SMS_UNCERTAIN');
+    assert.deepStrictEqual([fake.requests.length, fake.sent.length], [1, 1]);
+  });
+
   it('a 200 that is not JSON is not resubmitted: the PBX may have sent the SMS (no second one)', async () => {
-    fake.failNext = [503, 'malformed-accept'];
+    fake.retryAfterS = 0;
+    fake.failNext = [429, 'malformed-accept'];
     await helper.load(pbxwareNodes, flow(fake, { to: '+14165551234' }), { pbx: { apiKey: fake.apiKey } });
     const sent = collect('h');
     const caught = collect('hc');
     helper.getNode('out').receive({ payload: 'once only' });
     await waitFor(() => caught.length === 1);
     await delay(100);
-    assert.strictEqual(fake.requests.length, 2, 'the 503 was retried, the garbled 200 was not');
+    assert.strictEqual(fake.requests.length, 2, 'the 429 was retried, the garbled 200 was not');
     assert.strictEqual(fake.sent.length, 1);
     assert.strictEqual(sent.length, 0);
-    assert.strictEqual(caught[0].error.code, 'SMS_PROVIDER');
-    assert.match(caught[0].error.message, /not JSON.*may have been sent, so it is not retried/);
+    assert.strictEqual(caught[0].error.code, 'SMS_UNCERTAIN');
+    assert.match(caught[0].error.message, /not JSON.*may have been sent/);
     assert.strictEqual(caught[0].sms.attempts, 2);
   });
 
@@ -289,7 +314,11 @@ describe('pbxware nodes (through Node-RED)', function () {
     });
     assert.deepStrictEqual([wrong.body.ok, wrong.body.code], [false, 'SMS_AUTH']);
     assert.match(wrong.body.error, /Invalid API key\./);
-    const json = await post({ id: 'pbx', config: { url: fake.url, api: 'json' }, credentials: {} });
+    const json = await post({
+      id: 'pbx',
+      config: { url: fake.url, tenant: '59', api: 'json' },
+      credentials: {},
+    });
     assert.strictEqual(json.body.ok, true, JSON.stringify(json.body));
     const text = JSON.stringify([ok.body, wrong.body, json.body]);
     assert.ok(!text.includes(fake.apiKey) && !text.includes('pbx-NOPE'));

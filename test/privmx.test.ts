@@ -550,6 +550,90 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     assert.ok(fake.stats.unsubscribeCalls >= 21, 'unsubscribed before closing');
   });
 
+  describe('subscription changes while the socket opens (no self-inflicted reconnect)', () => {
+    /** every status text a node showed since it was created (the helper spies on node.status) */
+    function shown(id: string): string[] {
+      const spy = helper.getNode(id).status as unknown as { getCalls(): { args: [Status] }[] };
+      return spy.getCalls().map((c) => c.args[0].text ?? '');
+    }
+
+    function everyLogLine(): string[] {
+      return helper.log().args.map((a: unknown[]) => String((a[0] as { msg: unknown }).msg));
+    }
+
+    function assertNoReconnect(ids: string[]) {
+      assert.deepStrictEqual(
+        everyLogLine().filter((line) => /not open|CONNECTING|reconnect/i.test(line)),
+        [],
+        'no error about the socket',
+      );
+      for (const id of ids)
+        assert.deepStrictEqual(
+          shown(id).filter((text) => !/connecting|authenticating|subscribed|idle/.test(text)),
+          [],
+          `${id}: never reconnecting or red`,
+        );
+      assert.strictEqual(fake.stats.tcpConnections, 1, 'one TCP connection');
+      assert.strictEqual(fake.stats.upgradeRequests, 1, 'one WebSocket upgrade');
+      assert.strictEqual(fake.stats.connections, 1);
+      assert.strictEqual(fake.stats.authCalls.api_key_credentials, 1, 'one server session');
+    }
+
+    beforeEach(() => {
+      // the upgrade is held by the fake for as long as the test needs: never time it out
+      tuning.privmx = { ...FAST, handshakeTimeoutMs: 60_000 };
+    });
+
+    it("a deploy with two nodes: the second node's channels go out on the open socket; the first events arrive", async () => {
+      await startFake();
+      fake.holdUpgrades();
+      await helper.load(
+        privmxNodes,
+        [bridge(), privmxIn('in1', ['thread']), out('in1-out'), privmxIn('in2', ['store']), out('in2-out')],
+        creds(),
+      );
+      const one = collect('in1-out');
+      const two = collect('in2-out');
+      // both nodes registered while the socket was still CONNECTING
+      await waitFor(() => fake.heldUpgrades === 1, 3000, 'the upgrade waiting');
+      assert.strictEqual(connectionOf().state.phase, 'connecting');
+      fake.releaseUpgrades();
+      await subscribed();
+      assert.deepStrictEqual(fake.subscriptions(), [['thread', 'store']]);
+      // the very first events after the subscription reach both nodes
+      fake.emit(fakeEvents.threadNewMessage({ id: 'first' }));
+      fake.emit(fakeEvents.storeFileCreated({ id: 'second' }));
+      await waitFor(() => one.length === 1 && two.length === 1, 3000, 'the first events');
+      assert.strictEqual(one[0].event.id, 'first');
+      assert.strictEqual(two[0].event.id, 'second');
+      assertNoReconnect(['in1', 'in2']);
+    });
+
+    it('a partial deploy adding a node while connecting: one socket, both channels, no reconnect', async () => {
+      await startFake();
+      fake.holdUpgrades();
+      await helper.load(privmxNodes, [bridge(), privmxIn('in1', ['thread']), out('in1-out')], creds());
+      await waitFor(() => fake.heldUpgrades === 1, 3000, 'the upgrade waiting');
+      await helper
+        .setFlows(
+          [bridge(), privmxIn('in1', ['thread']), out('in1-out'), privmxIn('in2', ['kvdb']), out('in2-out')],
+          'nodes',
+          creds(),
+        )
+        .catch(() => undefined);
+      assert.strictEqual(connectionOf().state.phase, 'connecting', 'still connecting after the deploy');
+      const two = collect('in2-out');
+      fake.releaseUpgrades();
+      await subscribed();
+      assert.deepStrictEqual(fake.subscriptions(), [['thread', 'kvdb']]);
+      await waitFor(() => shown('in2').at(-1) === 'common.status.subscribed', 3000, 'in2 green');
+      fake.emit(fakeEvents.kvdbNewEntry({ kvdbEntryKey: 'k-first' }));
+      await waitFor(() => two.length === 1, 3000, 'the first kvdb event');
+      assert.strictEqual(two[0].event.id, 'k-first');
+      assertNoReconnect(['in1', 'in2']);
+    });
+  });
+
   describe('test-connection endpoint', () => {
     before(async () => {
       await helper.startServer();

@@ -370,7 +370,8 @@ describe('sms-gateway nodes (through Node-RED)', function () {
         {},
         'SMS_RATE_LIMITED',
       ],
-      ['5xx beyond the retries', () => fake.failNext(502, 'Bad gateway', 4), {}, 'SMS_PROVIDER'],
+      // a 5xx may come after the gateway queued the SMS: never sent again
+      ['a 502 from a proxy', () => fake.failNext(502, 'Bad gateway', 4), {}, 'SMS_UNCERTAIN'],
     ];
     for (const [name, arrange, opts, code, text] of errors) {
       it(`${name} reaches Catch with ${code}`, async () => {
@@ -419,11 +420,18 @@ describe('sms-gateway nodes (through Node-RED)', function () {
       assert.strictEqual((ok[0].sms as { attempts: number }).attempts, 2);
     });
 
-    it('5xx retries with backoff, then sends exactly once', async () => {
-      fake.failNext(500, 'Internal server error', 2);
+    it('429 retries (Retry-After honoured), then sends exactly once', async () => {
+      fake.failNext(429, 'Too many requests', 2, { 'retry-after': '0' });
       const { ok } = await send({ to: '+14155552671' }, { payload: 'hello' });
       assert.strictEqual(fake.sent.length, 1);
       assert.strictEqual((ok[0].sms as { attempts: number }).attempts, 3);
+    });
+
+    it('a 500 is SMS_UNCERTAIN after exactly one request (the gateway may have queued it)', async () => {
+      fake.failNext(500, 'Internal server error', 2);
+      const { caught } = await send({ to: '+14155552671' }, { payload: 'hello' });
+      assert.strictEqual((caught[0].error as { code: string }).code, 'SMS_UNCERTAIN');
+      assert.strictEqual(fake.requests.filter((r) => r.path === '/v1/sms/send').length, 1);
     });
 
     it('no config node → SMS_CONFIG at Catch', async () => {

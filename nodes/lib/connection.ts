@@ -19,6 +19,11 @@ export interface ConnectionState {
   retryAt?: number;
   /** the failure will not go away by itself (credentials, scope): show red */
   permanent?: boolean;
+  /**
+   * the configuration itself is wrong (no URL scheme, a missing key): nothing is retried until the user
+   * fixes it and deploys
+   */
+  config?: boolean;
   /** number of consecutive failures so far */
   failures?: number;
 }
@@ -32,6 +37,11 @@ export interface ConnectionErrorOptions {
   permanent?: boolean;
   /** do not retry at all until redeploy (e.g. the gateway's IP lockout is near) */
   fatal?: boolean;
+  /**
+   * the configuration is wrong and waiting cannot heal it (a URL without a scheme, a missing secret):
+   * no retry, the status asks to fix the configuration and deploy. Implies fatal; code defaults to CONFIG.
+   */
+  config?: boolean;
   code?: string;
   /** server asked us to wait at least this long */
   retryAfterMs?: number;
@@ -41,14 +51,16 @@ export interface ConnectionErrorOptions {
 export class ConnectionError extends Error {
   readonly permanent: boolean;
   readonly fatal: boolean;
+  readonly config: boolean;
   readonly code: string;
   readonly retryAfterMs?: number;
   constructor(message: string, opts: ConnectionErrorOptions = {}) {
     super(message);
     this.name = 'ConnectionError';
-    this.permanent = !!opts.permanent || !!opts.fatal;
-    this.fatal = !!opts.fatal;
-    this.code = opts.code ?? (this.permanent ? 'AUTH' : 'NETWORK');
+    this.config = !!opts.config;
+    this.fatal = !!opts.fatal || this.config;
+    this.permanent = !!opts.permanent || this.fatal;
+    this.code = opts.code ?? (this.config ? 'CONFIG' : this.permanent ? 'AUTH' : 'NETWORK');
     this.retryAfterMs = opts.retryAfterMs;
   }
 }
@@ -237,6 +249,18 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
       }
       if (failure.code === RESTART) continue;
 
+      if (failure.config) {
+        // Waiting cannot fix a wrong configuration: no countdown, no timer, red until a deploy.
+        this.setState({
+          phase: 'error',
+          reason: failure.message,
+          code: failure.code,
+          permanent: true,
+          config: true,
+        });
+        await untilAborted(stopSignal);
+        break;
+      }
       let delay = this.backoff.next(failure.permanent);
       if (failure.retryAfterMs !== undefined) delay = Math.max(delay, failure.retryAfterMs);
       const failures = failure.permanent ? this.backoff.permanentCount : undefined;
@@ -250,10 +274,7 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
           failures,
         });
         // Stay red until redeploy: wait for stop, never retry.
-        await new Promise<void>((resolve) => {
-          if (stopSignal.aborted) return resolve();
-          stopSignal.addEventListener('abort', () => resolve(), { once: true });
-        });
+        await untilAborted(stopSignal);
         break;
       }
       this.setState({
@@ -268,6 +289,13 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
     }
     this.sessionController = undefined;
   }
+}
+
+function untilAborted(signal: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (signal.aborted) return resolve();
+    signal.addEventListener('abort', () => resolve(), { once: true });
+  });
 }
 
 function describe(err: unknown): string {

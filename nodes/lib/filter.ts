@@ -28,7 +28,11 @@ export const EVENT_PROPERTIES = [
   'author',
 ] as const;
 
+/** The stable `err.code` of a rule that does not compile (what a Catch node routes on). */
+export const FILTER_INVALID_RULE = 'FILTER_INVALID_RULE';
+
 export class FilterRuleError extends Error {
+  readonly code = FILTER_INVALID_RULE;
   constructor(
     message: string,
     readonly index: number,

@@ -1,4 +1,5 @@
 import type { ConnectionState } from './connection';
+import { redactUrl } from './safe-url';
 
 /** Node-RED's status object, typed here so nodes/lib needs no Node-RED import. */
 export interface NodeStatus {
@@ -18,6 +19,8 @@ export const COMMON = 'common.';
 /** The status dot a source node shows for its connection's state. */
 export function connectionStatus(state: ConnectionState, t: Translate, now: number = Date.now()): NodeStatus {
   const retryIn = state.retryAt ? Math.max(0, Math.ceil((state.retryAt - now) / 1000)) : undefined;
+  // a reason may quote an address: its user:pass@ never reaches the editor
+  const reason = redactUrl(state.reason ?? '');
   switch (state.phase) {
     case 'connecting':
       return { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.connecting') };
@@ -29,16 +32,22 @@ export function connectionStatus(state: ConnectionState, t: Translate, now: numb
       return {
         fill: 'yellow',
         shape: 'ring',
-        text: t(COMMON + 'status.reconnecting', { seconds: retryIn ?? 0, reason: state.reason ?? '' }),
+        text: t(COMMON + 'status.reconnecting', { seconds: retryIn ?? 0, reason }),
       };
     case 'error':
+      if (state.config)
+        return {
+          fill: 'red',
+          shape: 'dot',
+          text: t(COMMON + 'status.fixConfig', { reason: state.reason ?? '' }),
+        };
       return {
         fill: 'red',
         shape: 'ring',
         text:
           retryIn !== undefined
-            ? t(COMMON + 'status.errorRetry', { reason: state.reason ?? '', seconds: retryIn })
-            : t(COMMON + 'status.error', { reason: state.reason ?? '' }),
+            ? t(COMMON + 'status.errorRetry', { reason, seconds: retryIn })
+            : t(COMMON + 'status.error', { reason }),
       };
     case 'closed':
     case 'idle':

@@ -1,7 +1,8 @@
 /**
  * Browser-test harness: packs this repository with `npm pack`, installs the tarball into a fresh
- * Node-RED user dir (outside the repo, so nothing resolves from the repo's node_modules), starts the
- * repo's Node-RED on a free loopback port with that user dir, and stops it again.
+ * Node-RED user dir (outside the repo, so nothing resolves from the repo's node_modules), starts a
+ * Node-RED runtime (the repo's own, or another version with its own Node binary: runtimes.ts) on a
+ * free loopback port with that user dir, and stops it again.
  */
 import { spawn, execFile, type ChildProcess } from 'child_process';
 import fs from 'fs';
@@ -13,6 +14,41 @@ export const REPO = path.resolve(__dirname, '..', '..');
 export const SCREENSHOTS = path.join(__dirname, 'screenshots');
 const RED_JS = path.join(REPO, 'node_modules', 'node-red', 'red.js');
 const GUARD = path.join(__dirname, 'loopback-guard.js');
+
+/** Which Node-RED runs the user dir, and with which Node binary. */
+export interface Runtime {
+  /** short id for file names ('repo', 'node-red-5') */
+  id: string;
+  /** added to test titles of every runtime but the repo's ('' for the repo's) */
+  tag: string;
+  /** the node binary */
+  node: string;
+  /** Node-RED's red.js */
+  redJs: string;
+  /** Node-RED and Node versions, for titles and reports */
+  nodeRedVersion: string;
+  nodeVersion: string;
+}
+
+/** The repository's Node-RED (devDependency) on the machine's Node. */
+export const REPO_RUNTIME: Runtime = {
+  id: 'repo',
+  tag: '',
+  node: process.execPath,
+  redJs: RED_JS,
+  nodeRedVersion: (
+    JSON.parse(fs.readFileSync(path.join(path.dirname(RED_JS), 'package.json'), 'utf8')) as {
+      version: string;
+    }
+  ).version,
+  nodeVersion: process.versions.node,
+};
+
+/** The environment a runtime's npm and Node-RED run with: its node first on PATH. */
+export function runtimeEnv(runtime: Runtime): NodeJS.ProcessEnv {
+  if (runtime.node === process.execPath) return {};
+  return { PATH: `${path.dirname(runtime.node)}${path.delimiter}${process.env.PATH ?? ''}` };
+}
 
 export interface RunResult {
   stdout: string;
@@ -100,8 +136,13 @@ export function freePort(): Promise<number> {
 /**
  * A fresh Node-RED user dir with the tarball installed the way the palette manager installs a module
  * (`npm install --save --omit=dev --engine-strict <tgz>`): runtime deps come from the registry/cache.
+ * npm runs on the runtime's Node, so `--engine-strict` checks the engines against that Node.
  */
-export async function createUserDir(tarball: string, port: number): Promise<string> {
+export async function createUserDir(
+  tarball: string,
+  port: number,
+  runtime: Runtime = REPO_RUNTIME,
+): Promise<string> {
   const userDir = makeTempDir('sms-notify-e2e-user-');
   fs.writeFileSync(
     path.join(userDir, 'package.json'),
@@ -125,7 +166,7 @@ export async function createUserDir(tarball: string, port: number): Promise<stri
       '--engine-strict',
       tarball,
     ],
-    { cwd: userDir, timeoutMs: 180_000 },
+    { cwd: userDir, timeoutMs: 180_000, env: runtimeEnv(runtime) },
   );
   return userDir;
 }
@@ -232,10 +273,16 @@ export class NodeRedProcess {
   }
 }
 
-/** Start the repository's Node-RED (node_modules/node-red) on `userDir`. */
-export async function startNodeRed(userDir: string, port: number): Promise<NodeRedProcess> {
-  const child = spawn(process.execPath, ['--require', GUARD, RED_JS, '-u', userDir, '-p', String(port)], {
+/** Start a Node-RED runtime (by default the repository's node_modules/node-red) on `userDir`. */
+export async function startNodeRed(
+  userDir: string,
+  port: number,
+  runtime: Runtime = REPO_RUNTIME,
+): Promise<NodeRedProcess> {
+  const args = ['--require', GUARD, runtime.redJs, '-u', userDir, '-p', String(port)];
+  const child = spawn(runtime.node, args, {
     cwd: userDir,
+    env: { ...process.env, ...runtimeEnv(runtime) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const red = new NodeRedProcess(child, port, userDir);

@@ -39,6 +39,7 @@ export const NODE_TYPES: NodeTypeInfo[] = [
   { type: 'cpaas in', set: 'cpaas', config: false },
   { type: 'cpaas out', set: 'cpaas', config: false },
   { type: 'sms-cluster', set: 'cluster', config: true, via: { type: 'smsapi out', property: 'cluster' } },
+  { type: 'delivery watch', set: 'delivery-watch', config: false },
 ];
 
 export const NODE_SETS = [...new Set(NODE_TYPES.map((n) => n.set))];

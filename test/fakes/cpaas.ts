@@ -27,6 +27,7 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import type { Duplex } from 'stream';
 import WebSocket, { WebSocketServer } from 'ws';
+import { SlowAnswers } from './slow';
 
 export interface FakeCpaasUser {
   email: string;
@@ -159,8 +160,8 @@ export class FakeCpaas {
   defaultNumber = '+16135550000';
   /** stop answering connCheck and stop delivering notifications (a silent link) */
   stalled = false;
-  /** delay every send answer by this much */
-  sendDelayMs = 0;
+  /** a slow server: each SMS is sent at once and answered later (see SlowAnswers) */
+  readonly slow = new SlowAnswers();
   /** refuse every bearer token, even fresh ones (401 on every call) */
   refuseTokens = false;
   /** answer every HTTP request this much later (a slow server) */
@@ -342,7 +343,8 @@ export class FakeCpaas {
     } else {
       frame = {
         deliveryInfoNotification: {
-          deliveryInfo: { address: remote, deliveryStatus: 'DeliveredToTerminal', ...fields },
+          // messageId as Kandy's own SDK reads it (handleDeliveryReceipts)
+          deliveryInfo: { address: remote, deliveryStatus: 'DeliveredToTerminal', messageId, ...fields },
           link: [
             {
               href: `/cpaas/smsmessaging/v1/x/remoteAddresses/${remote}/messages/${messageId}`,
@@ -415,6 +417,7 @@ export class FakeCpaas {
   }
 
   async close(): Promise<void> {
+    this.slow.clear();
     for (const channel of this.channels.values()) {
       clearTimeout(channel.timer);
       for (const ws of channel.sockets) ws.terminate();
@@ -630,7 +633,7 @@ export class FakeCpaas {
     const body = (json ?? {}) as Record<string, Record<string, unknown>>;
 
     if (api === 'notificationchannel') return this.channelApi(method, userId, rest, body, reply);
-    return this.smsApi(method, userId, rest, body, reply);
+    return this.smsApi(method, userId, rest, body, reply, () => res.destroyed || req.socket.destroyed);
   }
 
   private token(form: Record<string, string>, reply: (status: number, body?: unknown) => void): void {
@@ -749,6 +752,7 @@ export class FakeCpaas {
     rest: string,
     body: Record<string, Record<string, unknown>>,
     reply: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+    clientGone: () => boolean = () => false,
   ): Promise<void> | void {
     if (rest === 'inbound/subscriptions' && method === 'POST') {
       const sub = body.subscription ?? {};
@@ -831,7 +835,8 @@ export class FakeCpaas {
       return reply(204);
     }
     const out = /^outbound\/([^/]+)\/requests$/.exec(rest);
-    if (out && method === 'POST') return this.send(userId, decodeURIComponent(out[1]), body, reply);
+    if (out && method === 'POST')
+      return this.send(userId, decodeURIComponent(out[1]), body, reply, clientGone);
     return reply(404, requestError('serviceException', 'SVC0004', 'No resource at %1', [rest]));
   }
 
@@ -840,6 +845,7 @@ export class FakeCpaas {
     sender: string,
     body: Record<string, Record<string, unknown>>,
     reply: (status: number, body?: unknown, headers?: Record<string, string>) => void,
+    clientGone: () => boolean = () => false,
   ): Promise<void> {
     this.counts.send++;
     const request = body.outboundSMSMessageRequest ?? {};
@@ -859,7 +865,6 @@ export class FakeCpaas {
         return reply(scripted.status, new RawBody(scripted.raw), scripted.headers);
       return reply(scripted.status, scripted.body, scripted.headers);
     }
-    if (this.sendDelayMs) await new Promise((r) => setTimeout(r, this.sendDelayMs));
     const invalid = (part: string) =>
       reply(
         400,
@@ -877,7 +882,9 @@ export class FakeCpaas {
     if (typeof text !== 'string' || text === '') return invalid('message');
     if (sender !== 'default' && (!E164.test(sender) || (this.numbers && !this.numbers.includes(sender))))
       return invalid('senderAddress');
-    return reply(201, this.accept(userId, sender, request, key));
+    const answer = this.accept(userId, sender, request, key);
+    if (!this.slow.active) return reply(201, answer);
+    this.slow.later(clientGone, () => reply(201, answer));
   }
 
   private accept(userId: string, sender: string, request: Record<string, unknown>, key?: string): unknown {

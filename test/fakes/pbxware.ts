@@ -13,6 +13,7 @@
  */
 import http from 'http';
 import type { AddressInfo } from 'net';
+import { SlowAnswers } from './slow';
 
 export const PBX_ERRORS = {
   disabled: 'SMS API is disabled',
@@ -28,7 +29,7 @@ export type PbxErrorMode = keyof typeof PBX_ERRORS;
  * answers; the `-accept` forms process the SMS first (it counts as sent), then lose or garble the answer.
  */
 export type PbxFailure =
-  500 | 502 | 503 | 'html' | 'drop' | 429 | 'hang' | 'hang-accept' | 'drop-accept' | 'malformed-accept';
+  500 | 502 | 503 | 504 | 'html' | 'drop' | 429 | 'hang' | 'hang-accept' | 'drop-accept' | 'malformed-accept';
 
 export interface PbxRequest {
   method: string;
@@ -66,6 +67,8 @@ export class FakePbxware {
   failNext: PbxFailure[] = [];
   /** the Retry-After (seconds) of a scripted 429 */
   retryAfterS = 1;
+  /** a slow PBX: each request is processed at once and answered later (see SlowAnswers) */
+  readonly slow = new SlowAnswers();
   private nextId = 1000;
   private port = 0;
 
@@ -127,12 +130,16 @@ export class FakePbxware {
         let text = typeof answer === 'string' ? answer : JSON.stringify(answer);
         // processed, then an answer cut short: not valid JSON
         if (accepted && failure === 'malformed-accept') text = text.slice(0, Math.max(1, text.length - 6));
-        res.writeHead(status, {
-          'Content-Type': typeof answer === 'string' ? 'text/html' : 'application/json',
-          'Content-Length': Buffer.byteLength(text),
-          ...headers,
-        });
-        res.end(text);
+        const write = () => {
+          res.writeHead(status, {
+            'Content-Type': typeof answer === 'string' ? 'text/html' : 'application/json',
+            'Content-Length': Buffer.byteLength(text),
+            ...headers,
+          });
+          res.end(text);
+        };
+        if (!this.slow.active) return write();
+        this.slow.later(() => res.destroyed || req.socket.destroyed, write);
       };
       if (failure === 'html') return reply(200, '<html><body>Login</body></html>');
       if (failure === 429)
@@ -207,6 +214,7 @@ export class FakePbxware {
   }
 
   async close(): Promise<void> {
+    this.slow.clear();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

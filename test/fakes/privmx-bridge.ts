@@ -8,6 +8,7 @@
 import crypto from 'crypto';
 import http from 'http';
 import type { AddressInfo } from 'net';
+import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
 
 export const CHANNELS = ['thread', 'store', 'inbox', 'stream', 'kvdb'] as const;
@@ -131,7 +132,12 @@ export interface FakeBridgeStats {
   unsubscribeCalls: number;
   httpRequests: number;
   wsRequests: number;
+  /** WebSocket sessions accepted (upgrade completed) */
   connections: number;
+  /** WebSocket upgrade requests that reached the server (accepted, held or refused) */
+  upgradeRequests: number;
+  /** TCP connections the server accepted (every attempt that reached it, upgraded or not) */
+  tcpConnections: number;
   pingsSent: number;
   terminatedForSilence: number;
   delivered: number;
@@ -338,6 +344,8 @@ export class FakePrivmxBridge {
     httpRequests: 0,
     wsRequests: 0,
     connections: 0,
+    upgradeRequests: 0,
+    tcpConnections: 0,
     pingsSent: 0,
     terminatedForSilence: 0,
     delivered: 0,
@@ -369,6 +377,9 @@ export class FakePrivmxBridge {
   private readonly ignores = new Map<string, number>();
   private readonly pendingTimers = new Set<NodeJS.Timeout>();
   private closed = false;
+  private holding = false;
+  private readonly held: Array<() => void> = [];
+  private readonly heldSockets = new Set<Duplex>();
   private port = 0;
   private readonly host: string;
 
@@ -383,14 +394,30 @@ export class FakePrivmxBridge {
     for (const key of opts.apiKeys ?? []) this.addApiKey(key.id, key.secret, key.scopes);
     this.server = http.createServer((req, res) => this.handleHttp(req, res));
     this.wss = new WebSocketServer({ noServer: true });
+    this.server.on('connection', () => this.stats.tcpConnections++);
     this.server.on('upgrade', (req, socket, head) => {
-      const url = new URL(req.url ?? '/', 'http://x');
-      if (!url.pathname.endsWith('/api')) {
-        socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      this.stats.upgradeRequests++;
+      if (this.holding) {
+        // a slow server: the upgrade is answered when the test calls releaseUpgrades()
+        this.heldSockets.add(socket);
+        socket.on('close', () => this.heldSockets.delete(socket));
+        this.held.push(() => {
+          this.heldSockets.delete(socket);
+          if (!socket.destroyed) this.upgrade(req, socket, head);
+        });
         return;
       }
-      this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url.search !== ''));
+      this.upgrade(req, socket, head);
     });
+  }
+
+  private upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (!url.pathname.endsWith('/api')) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url.search !== ''));
   }
 
   /** Start on 127.0.0.1 (port 0 = ephemeral unless `port` is given). */
@@ -531,6 +558,22 @@ export class FakePrivmxBridge {
     return n;
   }
 
+  /** Leave WebSocket upgrades unanswered (clients stay CONNECTING) until releaseUpgrades(). */
+  holdUpgrades(): void {
+    this.holding = true;
+  }
+
+  /** upgrade requests waiting for releaseUpgrades() */
+  get heldUpgrades(): number {
+    return this.held.length;
+  }
+
+  /** Answer the held upgrades (in arrival order) and stop holding new ones. */
+  releaseUpgrades(): void {
+    this.holding = false;
+    for (const answer of this.held.splice(0)) answer();
+  }
+
   /** The next `count` `method` requests are never answered (the socket stays open and keeps pinging). */
   ignoreNext(method: string, count = 1): void {
     this.ignores.set(method, (this.ignores.get(method) ?? 0) + count);
@@ -579,6 +622,9 @@ export class FakePrivmxBridge {
     this.pendingTimers.clear();
     for (const c of this.clients) c.ws.terminate();
     this.clients.clear();
+    this.held.length = 0;
+    for (const socket of this.heldSockets) socket.destroy();
+    this.heldSockets.clear();
     await new Promise<void>((resolve) => this.wss.close(() => resolve()));
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -13,6 +13,7 @@ import http from 'http';
 import type { AddressInfo, Socket } from 'net';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Clock } from '../../nodes/lib/clock';
+import { SlowAnswers } from './slow';
 
 export const GOOD_KEY = 'sgw_0123456789abcdef0123456789abcdef';
 export const TENANT = 'tenant_abc123def456abcd';
@@ -110,6 +111,8 @@ export class FakeSmsGateway {
   readonly lockouts: { ip: string; at: number; until: number }[] = [];
   readonly tokensIssued: string[] = [];
   readonly sent: SentSms[] = [];
+  /** a slow gateway: each SMS is accepted at once and answered later (see SlowAnswers) */
+  readonly slow = new SlowAnswers();
   /** every frame the fake pushed to clients (auth answers, pings excluded) */
   readonly pushed: unknown[] = [];
   /** WebSocket upgrades accepted */
@@ -318,6 +321,7 @@ export class FakeSmsGateway {
     if (this.pingTimer) clearInterval(this.pingTimer);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.slow.clear();
     for (const p of this.peers) p.ws.terminate();
     this.peers.clear();
     this.wss.close();
@@ -464,7 +468,11 @@ export class FakeSmsGateway {
     if (typeof text !== 'string' || text.length < 1 || text.length > 1600)
       return reply(400, { error: 'body must be 1-1600 characters' });
     const sms = this.acceptSms(body, key, now);
-    return reply(202, { messageId: sms.messageId, status: 'queued' });
+    if (!this.slow.active) return reply(202, { messageId: sms.messageId, status: 'queued' });
+    this.slow.later(
+      () => res.destroyed || req.socket.destroyed,
+      () => reply(202, { messageId: sms.messageId, status: 'queued' }),
+    );
   }
 
   private acceptSms(body: Record<string, unknown>, key: FakeKey, now: number): SentSms {

@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { countSegments } from '../../nodes/lib/sms/text';
+import { SlowAnswers } from './slow';
 
 export interface RecordedRequest {
   method: string;
@@ -34,8 +35,11 @@ export interface AcceptedSms {
 }
 
 export type Step =
-  /** answer with this HTTP status (non-2xx = HttpError), JSON body and headers */
-  | { kind: 'http'; status: number; body?: unknown; headers?: Record<string, string> }
+  /**
+   * answer with this HTTP status (non-2xx = HttpError), JSON body and headers; accept:true = the SMS
+   * counts as sent first (a proxy's 502/504 after SMSAPI took it)
+   */
+  | { kind: 'http'; status: number; body?: unknown; headers?: Record<string, string>; accept?: boolean }
   /** HTTP 200 {error, message} = MessageError */
   | { kind: 'error'; code: number; message?: string; invalidNumbers?: string[] }
   /** never answer (until close); accept:true = the SMS counts as sent (a lost answer) */
@@ -90,6 +94,8 @@ export class FakeSmsapi {
   token: string;
   points: number;
   readonly steps: Step[] = [];
+  /** a slow SMSAPI: each SMS is accepted at once and /sms.do answered later (see SlowAnswers) */
+  readonly slow = new SlowAnswers();
   private readonly server: http.Server;
   private readonly sockets = new Set<Socket>();
   private readonly usedIdx = new Set<string>();
@@ -152,6 +158,7 @@ export class FakeSmsapi {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.slow.clear();
     const done = new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     this.server.closeAllConnections?.();
@@ -248,6 +255,7 @@ export class FakeSmsapi {
     if (step) {
       switch (step.kind) {
         case 'http':
+          if (step.accept) this.accept(record);
           return this.json(
             res,
             step.status,
@@ -302,7 +310,11 @@ export class FakeSmsapi {
           : undefined;
       return this.messageError(res, result, invalid);
     }
-    this.json(res, 200, result);
+    if (!this.slow.active) return this.json(res, 200, result);
+    this.slow.later(
+      () => res.destroyed || res.socket?.destroyed !== false,
+      () => this.json(res, 200, result),
+    );
   }
 
   /** validate like SMSAPI; returns the success body, or a MessageError code */

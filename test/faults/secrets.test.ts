@@ -10,6 +10,16 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import { resetTuning } from '../../nodes/lib/tuning';
 import { makeJwt } from '../fakes/esms';
+import {
+  Deployment,
+  ID_CASES,
+  idFor,
+  runRedirects,
+  runTable,
+  runUserinfo,
+  TYPES,
+  verdict,
+} from '../secrets-table';
 import { AllFakes, NODE_MODULES, type Secrets, SECRETS, SINKS, SOURCES } from './all-nodes';
 import {
   closedPort,
@@ -259,5 +269,64 @@ describe('faults: secrets never leave the credentials', function () {
     );
     assert.strictEqual(arrived().filter((m) => m.error).length, 12, 'twelve Catch messages');
     assert.deepStrictEqual(hits, []);
+  });
+});
+
+describe('faults: "Test connection" never sends a stored secret anywhere else', function () {
+  const d = new Deployment();
+
+  before(async () => {
+    await d.start();
+    await d.load();
+  });
+
+  after(async () => {
+    await helper.unload().catch(() => undefined);
+    await d.close();
+  });
+
+  it('endpoint × node id × URL × body shape: a stored secret goes only to its own deployed address', async function () {
+    this.timeout(60_000);
+    const table = await runTable(d);
+    const redirects = await runRedirects(d);
+    const userinfo = await runUserinfo(d);
+    const cell = (type: string, id: string, url: string, body: string) =>
+      verdict(table.find((o) => o.type === type && o.id === id && o.url === url && o.body === body)!);
+    for (const type of TYPES)
+      for (const id of ID_CASES) {
+        const rows = table.filter((o) => o.type === type && o.id === id);
+        const leaks = rows.reduce((n, o) => n + o.leaks.length, 0);
+        record('testEndpoints', {
+          endpoint: type,
+          'node id': `${id} (\`${idFor(type, id)}\`)`,
+          'deployed URL, JSON': cell(type, id, 'deployed', 'JSON'),
+          'deployed URL, form': cell(type, id, 'deployed', 'form'),
+          'other URL, JSON': cell(type, id, 'other', 'JSON'),
+          'other URL, form': cell(type, id, 'other', 'form'),
+          'stored secret leaked': leaks ? `YES (${leaks})` : 'no',
+        });
+      }
+    const followed = redirects.filter((r) => r.followed).length;
+    const echoed = userinfo.filter((u) => u.echoed).length;
+    note(
+      'testEndpoints',
+      `Also: a typed secret posted to a server that answers \`307\` to another origin, for each endpoint: ` +
+        `followed with the secret ${followed} of ${redirects.length} times; a URL with \`user:pass@\` ` +
+        `(answering, redirecting, unreachable) for each endpoint: echoed in the answer ${echoed} of ` +
+        `${userinfo.length} times.`,
+    );
+    const leaks = table.flatMap((o) =>
+      o.leaks.map((l) => `${o.type} × ${o.id} × ${o.url} × ${o.body}: ${l}`),
+    );
+    countInputs(table.length + redirects.length + userinfo.length);
+    countLeaks(leaks.length + followed + echoed);
+    assert.deepStrictEqual(leaks, []);
+    assert.strictEqual(followed, 0);
+    assert.strictEqual(echoed, 0);
+    const own = table.filter((o) => o.id === 'own' && o.url === 'deployed' && o.body === 'JSON');
+    assert.ok(
+      own.every((o) => o.answer.ok === true && o.delivered),
+      'the own node tests fine at its deployed URL',
+    );
   });
 });

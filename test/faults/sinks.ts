@@ -13,6 +13,7 @@ import { FakeCpaas } from '../fakes/cpaas';
 import { FakePbxware, startFakePbxware } from '../fakes/pbxware';
 import { FakeSmsapi } from '../fakes/smsapi';
 import { FakeSmsGateway } from '../fakes/sms-gateway';
+import type { SlowAnswers } from '../fakes/slow';
 import { CPAAS_FROM, GATEWAY_KEY } from './sources';
 
 export type SinkFault =
@@ -63,6 +64,8 @@ export abstract class SinkHarness {
   abstract requests(): number;
   /** make the next `count` send requests fail with `fault` */
   abstract inject(fault: SinkFault, count: number, retryAfterS?: number): void;
+  /** the fake's slow answers: each SMS taken at once, answered later (held, or after a delay) */
+  abstract slow(): SlowAnswers;
 
   flow(url = this.url()): Record<string, unknown>[] {
     return [
@@ -107,6 +110,9 @@ export class SmsapiSink extends SinkHarness {
   }
   requests() {
     return this.fake.smsRequests.length;
+  }
+  slow() {
+    return this.fake.slow;
   }
   inject(fault: SinkFault, count: number, retryAfterS = 1) {
     const step =
@@ -160,6 +166,9 @@ export class GatewaySink extends SinkHarness {
   requests() {
     return this.fake.requests.filter((r) => r.path === '/v1/sms/send').length;
   }
+  slow() {
+    return this.fake.slow;
+  }
   inject(fault: SinkFault, count: number, retryAfterS = 1) {
     if (fault === 'timeout') this.fake.hangSends(count, true);
     else if (fault === '5xx') this.fake.failNext(500, 'Internal server error', count);
@@ -203,6 +212,9 @@ export class PbxwareSink extends SinkHarness {
   requests() {
     return this.fake.requests.length;
   }
+  slow() {
+    return this.fake.slow;
+  }
   inject(fault: SinkFault, count: number, retryAfterS = 1) {
     this.fake.retryAfterS = retryAfterS;
     const step =
@@ -221,7 +233,8 @@ export class PbxwareSink extends SinkHarness {
 
 export class CpaasSink extends SinkHarness {
   readonly type = 'cpaas out';
-  readonly idempotent = false;
+  /** every attempt carries the same clientCorrelator */
+  readonly idempotent = true;
   readonly readsRetryAfter = true;
   fake!: FakeCpaas;
   async start() {
@@ -257,6 +270,9 @@ export class CpaasSink extends SinkHarness {
   }
   requests() {
     return this.fake.counts.send;
+  }
+  slow() {
+    return this.fake.slow;
   }
   inject(fault: SinkFault, count: number, retryAfterS = 1) {
     for (let i = 0; i < count; i++) {

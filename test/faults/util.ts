@@ -97,6 +97,13 @@ export const SECTIONS = {
       'must never exceed one per recipient. "Outcomes" counts sent messages + Catch-able errors: exactly ' +
       'one per recipient per input message.',
   },
+  closing: {
+    title: 'Closing',
+    intro:
+      'A sink is redeployed while its (slow) provider holds one request and three more SMS wait in the queue. ' +
+      'Expected: the request is not aborted (the provider answers and sees its answer taken), its outcome reaches ' +
+      'the flow, and each queued SMS is an SMS_CANCELLED error on its own message at the Catch node.',
+  },
   lifecycle: {
     title: 'Redeploys (leaks)',
     intro:
@@ -112,6 +119,16 @@ export const SECTIONS = {
       'Every credential is given a distinctive value; the suite then runs events, garbage, dropped links, ' +
       'provider failures, wrong credentials everywhere, unreachable servers and the "Test connection" ' +
       'endpoints, and scans everything observable for each value, raw, URL-encoded and base64.',
+  },
+  testEndpoints: {
+    title: 'Secrets and the "Test connection" endpoints',
+    intro:
+      'Each endpoint is posted an untouched dialog (`__PWRD__` for every secret) naming a node id: its own ' +
+      'deployed node, a deployed node of another of our types, a core `mqtt-broker` with a password, a node ' +
+      'of its type in a disabled flow (credentials stored, not deployed); at the deployed URL (behind a ' +
+      'recording forwarder) or another loopback URL (a recording server); as JSON or form-encoded. Every ' +
+      'request, header, body and WebSocket frame the servers saw is scanned for every stored secret ' +
+      '(raw, URL-encoded, base64).',
   },
 } as const;
 

@@ -80,6 +80,7 @@ describe('lib/filter', function () {
         assert.ok(err instanceof FilterRuleError);
         assert.equal(err.index, 2);
         assert.match(err.message, /rule 3: invalid regular expression/);
+        assert.equal(err.code, 'FILTER_INVALID_RULE');
         return true;
       },
     );

@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
 import type { Clock } from '../../nodes/lib/clock';
 import { fromFetchFailure, SmsError } from '../../nodes/lib/sms/errors';
-import { BoundedQueue, DedupeWindow, RateLimiter } from '../../nodes/lib/sms/guards';
+import { BoundedQueue, DedupeRegistry, DedupeWindow, RateLimiter } from '../../nodes/lib/sms/guards';
 import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
 import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
 import { compileTemplate } from '../../nodes/lib/sms/template';
 import { pipelineOptions } from '../../nodes/lib/sms/pipeline';
 import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
+import { waitFor } from '../helpers';
+import { ManualClock } from './manual-clock';
 
 /** A clock whose time only moves when told to. */
 function manualClock(start = 1_000_000) {
@@ -46,6 +48,30 @@ describe('lib/sms recipients', function () {
     ]);
     assert.deepEqual(splitRecipients(undefined), []);
     assert.deepEqual(splitRecipients({ to: 'x' }), []);
+  });
+
+  it('a cyclic or deeply nested msg.to is refused with SMS_NO_RECIPIENT, never a stack overflow', () => {
+    const cyclic: unknown[] = ['+48500000000'];
+    cyclic.push(cyclic);
+    let deep: unknown = '+48500000000';
+    for (let i = 0; i < 100_000; i++) deep = [deep];
+    for (const to of [cyclic, deep])
+      assert.throws(
+        () => resolveRecipients(undefined, to),
+        (err: SmsError) => err.code === 'SMS_NO_RECIPIENT' && /contains itself/.test(err.message),
+      );
+    // nesting within the bound still works
+    assert.deepEqual(resolveRecipients(undefined, [[['+48500000000']]]).valid, ['+48500000000']);
+  });
+
+  it('more distinct recipients than max: tooMany, and no number past the limit is parsed', () => {
+    const many = Array.from({ length: 10_000 }, (_, i) => `+4850${String(i).padStart(7, '0')}`);
+    const r = resolveRecipients(undefined, many, { max: 20 });
+    assert.deepEqual(r.tooMany, { given: 10_000, max: 20 });
+    assert.equal(r.valid.length, 20);
+    const ok = resolveRecipients(undefined, [...many.slice(0, 20), ...many.slice(0, 20)], { max: 20 });
+    assert.equal(ok.tooMany, undefined, 'the same number twice counts once');
+    assert.equal(ok.valid.length, 20);
   });
 
   it('normalises to E.164 with the default country; invalid numbers are errors naming them', () => {
@@ -203,6 +229,34 @@ describe('lib/sms guards', function () {
     assert.equal(new DedupeWindow(0, clock).isDuplicate(k), false);
   });
 
+  it('dedupe registry: a redeployed node id inherits its window; removed or expired ones are dropped', () => {
+    const clock = manualClock();
+    const registry = new DedupeRegistry();
+    const first = registry.acquire('sink-1', 60_000, clock);
+    first.remember('k');
+    assert.notEqual(registry.acquire('sink-1', 60_000, clock), first, 'a running window is never shared');
+    const held = registry.acquire('sink-2', 60_000, clock);
+    held.remember('k');
+    registry.release('sink-2', held, false, clock);
+    clock.advance(30_000);
+    const next = registry.acquire('sink-2', 60_000, clock);
+    assert.equal(next, held, 'same id after a redeploy: the same window');
+    assert.equal(next.isDuplicate('k'), true);
+    // another window length carries the live entries over
+    registry.release('sink-2', next, false, clock);
+    const longer = registry.acquire('sink-2', 120_000, clock);
+    assert.equal(longer.isDuplicate('k'), true);
+    // removed: dropped at once
+    registry.release('sink-2', longer, true, clock);
+    assert.equal(registry.has('sink-2'), false);
+    // closed and never redeployed: gone once its window has passed
+    const third = registry.acquire('sink-3', 60_000, clock);
+    registry.release('sink-3', third, false, clock);
+    clock.advance(60_001);
+    registry.acquire('other', 60_000, clock);
+    assert.equal(registry.has('sink-3'), false);
+  });
+
   it('bounded queue: drop-new refuses the newcomer, drop-old evicts the oldest', () => {
     const q = new BoundedQueue<number>(2, 'drop-new');
     assert.equal(q.push(1), undefined);
@@ -288,7 +342,7 @@ describe('lib/sms retry', function () {
     assert.equal(!long.ok && long.error.code, 'SMS_RATE_LIMITED');
   });
 
-  it('a timeout aborts the attempt signal; it is retried only when retryTimeouts is set', async () => {
+  it('a timeout aborts the attempt signal; it is retried only when retryTimeouts is set, else SMS_UNCERTAIN', async () => {
     const hang = (signal: AbortSignal) =>
       new Promise<never>((_r, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
     let aborted = 0;
@@ -299,9 +353,9 @@ describe('lib/sms retry', function () {
       },
       base(scaledClock(), { timeoutMs: 2_000 }),
     );
-    assert.equal(!r.ok && r.error.code, 'SMS_TIMEOUT');
+    assert.equal(!r.ok && r.error.code, 'SMS_UNCERTAIN');
     assert.equal(!r.ok && r.error.transient, false);
-    assert.match(!r.ok ? r.error.message : '', /may have been sent/);
+    assert.match(!r.ok ? r.error.message : '', /no answer within 2s: the SMS may have been sent/);
     assert.equal(r.attempts, 1);
     assert.equal(aborted, 1);
     const again = await withRetry(
@@ -324,7 +378,7 @@ describe('lib/sms retry', function () {
       throw failWith('UND_ERR_SOCKET');
     }, base(scaledClock()));
     assert.equal(calls, 1);
-    assert.equal(!reset.ok && reset.error.code, 'SMS_NETWORK');
+    assert.equal(!reset.ok && reset.error.code, 'SMS_UNCERTAIN');
     assert.match(!reset.ok ? reset.error.message : '', /may have been sent/);
     // connection refused proves nothing was sent: retried
     calls = 0;
@@ -348,32 +402,85 @@ describe('lib/sms retry', function () {
   it('an adapter that ignores the signal cannot make us wait past the timeout', async () => {
     const started = Date.now();
     const r = await withRetry(() => new Promise<never>(() => {}), base(scaledClock(), { timeoutMs: 3_000 }));
-    assert.equal(!r.ok && r.error.code, 'SMS_TIMEOUT');
+    assert.equal(!r.ok && r.error.code, 'SMS_UNCERTAIN');
     assert.ok(Date.now() - started < 1_000);
   });
 
-  it('close (signal) ends a backoff wait and an attempt at once: cancelled', async () => {
+  it('close (signal) ends a backoff wait: SMS_CANCELLED, no further attempt', async () => {
     const closer = new AbortController();
-    const clock = scaledClock(1); // real time: 1 s backoff
+    const clock = new ManualClock();
+    let calls = 0;
     const pending = withRetry(
       async () => {
-        throw new SmsError('SMS_NETWORK', 'down', { transient: true });
+        calls++;
+        throw new SmsError('SMS_NETWORK', 'refused', { transient: true });
       },
       base(clock, { signal: closer.signal }),
     );
-    setTimeout(() => closer.abort(), 20);
-    const started = Date.now();
+    await waitFor(() => calls === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    closer.abort();
     const r = await pending;
-    assert.ok(Date.now() - started < 500);
-    assert.equal(!r.ok && r.cancelled, true);
+    assert.deepEqual([!r.ok && r.error.code, !r.ok && r.cancelled, calls], ['SMS_CANCELLED', true, 1]);
+    assert.equal(clock.waiting, 0, 'no timer left');
+  });
+
+  it('close (signal) never ends an attempt in flight: its real answer is the outcome, and no retry follows', async () => {
+    const closer = new AbortController();
+    const clock = new ManualClock();
+    let answer!: (value: string) => void;
+    let failWith!: (err: SmsError) => void;
+    let aborted = 0;
+    const attempt = (signal: AbortSignal) => {
+      signal.addEventListener('abort', () => aborted++);
+      return new Promise<string>((resolve, reject) => {
+        answer = resolve;
+        failWith = reject;
+      });
+    };
+    const sent = withRetry((_a, signal) => attempt(signal), base(clock, { signal: closer.signal }));
+    await waitFor(() => answer, 2000, 'the attempt');
+    closer.abort();
+    answer('late but sent');
+    assert.deepEqual(await sent, { ok: true, value: 'late but sent', attempts: 1 });
+    assert.equal(aborted, 0, 'the request was not aborted');
+
+    // an ambiguous failure of the attempt in flight: no retry after close, and it may have been sent
     const closer2 = new AbortController();
-    const p2 = withRetry(
-      () => new Promise<never>(() => {}),
-      base(scaledClock(1), { signal: closer2.signal }),
+    let calls = 0;
+    const failed = withRetry(
+      (_a, signal) => {
+        calls++;
+        return attempt(signal);
+      },
+      base(new ManualClock(), { signal: closer2.signal, retryTimeouts: true }),
     );
-    setTimeout(() => closer2.abort(), 20);
-    const r2 = await p2;
-    assert.equal(!r2.ok && r2.cancelled, true);
+    await waitFor(() => calls === 1, 2000, 'the attempt');
+    closer2.abort();
+    failWith(new SmsError('SMS_PROVIDER', 'p: HTTP 502', { transient: true, ambiguous: true, status: 502 }));
+    const r = await failed;
+    assert.deepEqual([!r.ok && r.error.code, calls], ['SMS_UNCERTAIN', 1]);
+    assert.match(!r.ok ? r.error.message : '', /not retried: the node was stopped/);
+  });
+
+  it('an ambiguous failure with an idempotent provider is retried; after the last retry it is SMS_UNCERTAIN', async () => {
+    let calls = 0;
+    const r = await withRetry(
+      async () => {
+        calls++;
+        throw new SmsError('SMS_PROVIDER', 'p: HTTP 504', { transient: true, ambiguous: true, status: 504 });
+      },
+      base(scaledClock(), { retryTimeouts: true }),
+    );
+    assert.equal(calls, 4);
+    assert.equal(!r.ok && r.error.code, 'SMS_UNCERTAIN');
+    assert.equal(!r.ok && r.error.status, 504);
+    // the same failure, not idempotent: one attempt only
+    calls = 0;
+    const once = await withRetry(async () => {
+      calls++;
+      throw new SmsError('SMS_PROVIDER', 'p: HTTP 502', { transient: true, ambiguous: true, status: 502 });
+    }, base(scaledClock()));
+    assert.deepEqual([calls, !once.ok && once.error.code], [1, 'SMS_UNCERTAIN']);
   });
 
   it('unknown throwables become permanent SMS_PROVIDER errors', () => {

@@ -10,13 +10,20 @@ import {
 } from '../../nodes/lib/sms/sink-node';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { waitFor } from '../helpers';
+import { ManualClock } from './manual-clock';
 
-/** A scriptable provider: each call shifts a step (result, error, or 'hang'). */
+/**
+ * A scriptable provider: each call shifts a step (result, error, 'hang' = answers only when aborted,
+ * or 'hold' = answers when the test calls answer()).
+ */
 class FakeProvider implements SmsProvider {
   readonly name = 'fake';
   requests: SmsSendRequest[] = [];
-  steps: (SmsSendResult | SmsError | 'hang')[] = [];
+  steps: (SmsSendResult | SmsError | 'hang' | 'hold')[] = [];
   aborted = 0;
+  /** requests that got their answer (held ones included) */
+  answered = 0;
+  private held: { resolve: (r: SmsSendResult) => void; reject: (e: SmsError) => void }[] = [];
   constructor(
     public testMode = false,
     public recipientKind: 'e164' | 'opaque' = 'e164',
@@ -25,19 +32,35 @@ class FakeProvider implements SmsProvider {
   send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
     this.requests.push(request);
     const step = this.steps.shift() ?? { ids: [`id${this.requests.length}`], status: 'QUEUE' };
+    signal.addEventListener('abort', () => this.aborted++);
     if (step === 'hang')
-      return new Promise((_resolve, reject) =>
-        signal.addEventListener('abort', () => {
-          this.aborted++;
-          reject(signal.reason);
-        }),
-      );
+      return new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
+    if (step === 'hold')
+      return new Promise((resolve, reject) => this.held.push({ resolve, reject })).then((r) => {
+        this.answered++;
+        return r as SmsSendResult;
+      });
+    this.answered++;
     return step instanceof SmsError ? Promise.reject(step) : Promise.resolve(step);
+  }
+
+  get holding(): number {
+    return this.held.length;
+  }
+
+  /** answer the oldest held request */
+  answer(result: SmsSendResult | SmsError = { ids: ['late'], status: 'QUEUE' }): void {
+    const h = this.held.shift();
+    if (!h) throw new Error('nothing held');
+    if (result instanceof SmsError) h.reject(result);
+    else h.resolve(result);
   }
 }
 
+let hostIds = 0;
+
 class FakeHost {
-  id = 'n1';
+  id = `n${++hostIds}`;
   statuses: unknown[] = [];
   warnings: unknown[] = [];
   errors: { err: unknown; msg: unknown }[] = [];
@@ -67,16 +90,20 @@ class FakeHost {
       );
     });
   }
-  close(): Promise<void> {
-    return new Promise((resolve) => this.closeHandler!(false, resolve));
+  close(removed = false): Promise<void> {
+    return new Promise((resolve) => this.closeHandler!(removed, resolve));
   }
 }
 
 const t = (key: string) => key;
 
-function setup(config: SinkConfig, provider = new FakeProvider()) {
-  const host = new FakeHost();
-  attachSink(host, config, provider, t);
+function setup(
+  config: SinkConfig,
+  provider = new FakeProvider(),
+  host = new FakeHost(),
+  nodeCloseTimeout?: number,
+) {
+  attachSink(host, config, provider, t, { nodeCloseTimeout });
   return { host, provider };
 }
 
@@ -198,11 +225,12 @@ describe('sms sink (attachSink + pipeline)', function () {
     assert.equal(((r2 as unknown as { err: Error }).err as SmsError).code, 'SMS_AUTH');
   });
 
-  it('a timeout is not retried unless the provider is idempotent', async () => {
+  it('a timeout is not retried unless the provider is idempotent: SMS_UNCERTAIN, one request', async () => {
     const { host, provider } = setup({ to: '+48500000000', timeout: 0.05 });
     provider.steps.push('hang');
     const r = await host.receive({ payload: 'x' });
-    assert.equal((r.err as SmsError).code, 'SMS_TIMEOUT');
+    assert.equal((r.err as SmsError).code, 'SMS_UNCERTAIN');
+    assert.match(r.err!.message, /may have been sent/);
     assert.equal(provider.requests.length, 1);
     assert.equal(provider.aborted, 1);
     const idem = setup({ to: '+48500000000', timeout: 0.05 }, new FakeProvider(false, 'e164', true));
@@ -236,32 +264,16 @@ describe('sms sink (attachSink + pipeline)', function () {
     assert.deepEqual(host.warnings, ['common.sink.duplicateWarn']);
   });
 
-  it('close aborts a hanging send and resolves its message without an error', async () => {
-    const { host, provider } = setup({ to: '+48500000000' });
-    provider.steps.push('hang');
-    const pending = host.receive({ payload: 'x' });
-    await waitFor(() => provider.requests.length === 1);
-    await host.close();
-    const r = await pending;
-    assert.equal(r.err, undefined);
-    assert.equal(provider.aborted, 1);
-  });
-
   it('bounded queue, drop-new: beyond the queue the new SMS fails with SMS_QUEUE_FULL', async () => {
     const { host, provider } = setup({ to: '+48500000000', queueSize: 2 });
-    provider.steps.push('hang');
+    provider.steps.push('hold');
     const results = [1, 2, 3, 4].map((i) => host.receive({ payload: `m${i}` }));
     const fourth = await results[3];
     assert.equal((fourth.err as SmsError).code, 'SMS_QUEUE_FULL');
     assert.equal(provider.requests.length, 1, 'one in flight, two waiting');
     assert.match(String((host.statuses.at(-1) as { text: string }).text), /common.sink.dropped/);
-    await host.close();
-    const rest = await Promise.all(results.slice(0, 3));
-    assert.ok(
-      rest.every((r) => r.err === undefined),
-      'cancelled on close: done() without error',
-    );
-    assert.deepEqual(host.warnings, ['common.sink.cancelled']);
+    provider.answer();
+    await Promise.all(results);
   });
 
   it('bounded queue, drop-old: the oldest waiting SMS fails, the new one is kept', async () => {
@@ -351,6 +363,180 @@ describe('sms sink (attachSink + pipeline)', function () {
     ) as { text: string; fill: string };
     assert.equal(s.text, 'common.status.sent=1 · common.sink.limited=2 · common.status.test');
     assert.equal(s.fill, 'yellow');
+  });
+});
+
+describe('sms sink: close never leaves an outcome unknown', function () {
+  let clock: ManualClock;
+  beforeEach(() => {
+    clock = new ManualClock();
+    tuning.sink = {
+      retryBackoff: { initialDelayMs: 1_000, maxDelayMs: 1_000, factor: 2, jitter: 0 },
+      maxRetryAfterMs: 1000,
+      clock,
+    };
+  });
+  afterEach(() => resetTuning());
+
+  it('a request in flight is not aborted: close waits for its answer and the SMS is reported sent; queued ones fail SMS_CANCELLED each', async () => {
+    const { host, provider } = setup({ to: '+48500000000', dedupeWindow: 0 });
+    provider.steps.push('hold');
+    const first = host.receive({ payload: 'in flight' });
+    const queued = [host.receive({ payload: 'q1' }), host.receive({ payload: 'q2' })];
+    await waitFor(() => provider.holding === 1);
+    let closed = false;
+    const closing = host.close().then(() => (closed = true));
+    const cancelled = await Promise.all(queued);
+    assert.deepEqual(
+      cancelled.map((r) => [(r.err as SmsError | undefined)?.code, r.sent.length]),
+      [
+        ['SMS_CANCELLED', 0],
+        ['SMS_CANCELLED', 0],
+      ],
+    );
+    assert.equal(closed, false, 'close waits for the request in flight');
+    provider.answer({ ids: ['slow-1'], status: 'QUEUE' });
+    const r = await first;
+    await closing;
+    assert.equal(r.err, undefined);
+    assert.deepEqual((r.sent[0].sms as { ids: string[] }).ids, ['slow-1']);
+    assert.deepEqual([provider.requests.length, provider.aborted, provider.answered], [1, 0, 1]);
+    assert.deepEqual(
+      host.warnings,
+      ['common.sink.sentAfterClose'],
+      'a trace of the late success, no summary',
+    );
+  });
+
+  it('several recipients: each queued one is its own Catch-able SMS_CANCELLED error with its msg.sms', async () => {
+    const { host, provider } = setup({ dedupeWindow: 0 });
+    provider.steps.push('hold');
+    const pending = host.receive({ payload: 'x', to: ['+48500000001', '+48500000002', '+48500000003'] });
+    await waitFor(() => provider.holding === 1);
+    const closing = host.close();
+    await waitFor(() => host.errors.length === 2);
+    assert.deepEqual(
+      host.errors.map((e) => [(e.err as SmsError).code, (e.msg as { sms: { to: string } }).sms.to]),
+      [
+        ['SMS_CANCELLED', '+48500000002'],
+        ['SMS_CANCELLED', '+48500000003'],
+      ],
+    );
+    provider.answer();
+    const r = await pending;
+    await closing;
+    assert.equal(r.sent.length, 1);
+    assert.equal(provider.requests.length, 1);
+  });
+
+  it('input after close is refused with its own SMS_CANCELLED error', async () => {
+    const { host, provider } = setup({ to: '+48500000000' });
+    await host.close();
+    const r = await host.receive({ payload: 'late' });
+    assert.equal((r.err as SmsError).code, 'SMS_CANCELLED');
+    assert.equal(provider.requests.length, 0);
+  });
+
+  it('a backoff wait ends at close: SMS_CANCELLED, no retry (nothing is in flight)', async () => {
+    const { host, provider } = setup({ to: '+48500000000' });
+    provider.steps.push(new SmsError('SMS_RATE_LIMITED', '429', { transient: true }));
+    const pending = host.receive({ payload: 'x' });
+    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await host.close();
+    const r = await pending;
+    assert.equal((r.err as SmsError).code, 'SMS_CANCELLED');
+    assert.equal(provider.requests.length, 1);
+    assert.equal(clock.waiting, 0, 'no timer left');
+  });
+
+  it('an ambiguous failure waiting to retry (idempotent provider) at close is SMS_UNCERTAIN, not cancelled', async () => {
+    const { host, provider } = setup({ to: '+48500000000' }, new FakeProvider(false, 'e164', true));
+    provider.steps.push(new SmsError('SMS_PROVIDER', 'HTTP 502', { transient: true, ambiguous: true }));
+    const pending = host.receive({ payload: 'x' });
+    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await host.close();
+    assert.equal(((await pending).err as SmsError).code, 'SMS_UNCERTAIN');
+  });
+
+  it("past Node-RED's close timeout: done() just before it, a warning, and the late outcome is still reported", async () => {
+    const { host, provider } = setup({ to: '+48500000000', timeout: 60 }, undefined, undefined, 5_000);
+    provider.steps.push('hold');
+    const pending = host.receive({ payload: 'x' });
+    await waitFor(() => provider.holding === 1);
+    let closed = false;
+    const closing = host.close().then(() => (closed = true));
+    await clock.advance(4_499);
+    assert.equal(closed, false);
+    await clock.advance(1);
+    await closing;
+    assert.deepEqual(host.warnings, ['common.sink.stillSending']);
+    assert.equal(provider.aborted, 0, 'still not aborted');
+    provider.answer({ ids: ['after'], status: 'QUEUE' });
+    const r = await pending;
+    assert.equal(r.sent.length, 1);
+    assert.deepEqual(host.warnings, ['common.sink.stillSending', 'common.sink.sentAfterClose']);
+  });
+
+  it('the dedupe window survives a redeploy of the same node id; a removed node leaves nothing behind', async () => {
+    const provider = new FakeProvider();
+    const a = setup({ to: '+48500000000', dedupeWindow: 60 }, provider);
+    await a.host.receive({ payload: 'storm' });
+    await a.host.close();
+    const again = new FakeHost();
+    again.id = a.host.id;
+    setup({ to: '+48500000000', dedupeWindow: 60 }, provider, again);
+    const r = await again.receive({ payload: 'storm' });
+    assert.deepEqual([r.sent.length, provider.requests.length], [0, 1], 'a duplicate after the redeploy');
+    assert.deepEqual(again.warnings, ['common.sink.duplicateWarn']);
+    await again.close(true);
+    const fresh = new FakeHost();
+    fresh.id = a.host.id;
+    setup({ to: '+48500000000', dedupeWindow: 60 }, provider, fresh);
+    assert.equal(
+      (await fresh.receive({ payload: 'storm' })).sent.length,
+      1,
+      'removed: a new node starts empty',
+    );
+  });
+});
+
+describe('sms sink: bounds on one message', function () {
+  afterEach(() => resetTuning());
+
+  it('10,000 numbers in msg.to: ONE SMS_TOO_MANY_RECIPIENTS, nothing sent, no per-number error', async () => {
+    const { host, provider } = setup({ rateLimit: 0 });
+    const to = Array.from({ length: 10_000 }, (_, i) => `+4850${String(i).padStart(7, '0')}`);
+    const r = await host.receive({ payload: 'x', to });
+    assert.equal((r.err as SmsError).code, 'SMS_TOO_MANY_RECIPIENTS');
+    assert.match(r.err!.message, /10000 recipients; the limit is 20/);
+    assert.deepEqual([provider.requests.length, host.errors.length, host.warnings.length], [0, 0, 0]);
+    // at the limit: sent
+    const ok = await host.receive({ payload: 'y', to: to.slice(0, 20) });
+    assert.equal(ok.sent.length, 20);
+  });
+
+  it('maxRecipients is a node property; a node list over it is red at deploy and fails every message', async () => {
+    const { host, provider } = setup({ maxRecipients: 2 });
+    const r = await host.receive({ payload: 'x', to: '+48500000001, +48500000002, +48500000003' });
+    assert.equal((r.err as SmsError).code, 'SMS_TOO_MANY_RECIPIENTS');
+    const b = setup({ maxRecipients: '1', to: '+48500000001, +48500000002' }, provider);
+    assert.equal((b.host.errors[0].err as SmsError).code, 'SMS_TOO_MANY_RECIPIENTS');
+    assert.deepEqual(b.host.statuses[0], { fill: 'red', shape: 'ring', text: 'SMS_TOO_MANY_RECIPIENTS' });
+    assert.equal(((await b.host.receive({ payload: 'x' })).err as SmsError).code, 'SMS_TOO_MANY_RECIPIENTS');
+    assert.equal(provider.requests.length, 0);
+  });
+
+  it('a cyclic msg.to is one clear SMS_NO_RECIPIENT error, not a stack overflow', async () => {
+    const { host, provider } = setup({});
+    const to: unknown[] = ['+48500000000'];
+    to.push(to);
+    const r = await host.receive({ payload: 'x', to });
+    assert.equal((r.err as SmsError).code, 'SMS_NO_RECIPIENT');
+    assert.match(r.err!.message, /contains itself/);
+    assert.equal(provider.requests.length, 0);
+    // with the node's own list the cyclic msg.to is only "also set"
+    const b = setup({ to: '+48500000000' }, provider);
+    assert.equal((await b.host.receive({ payload: 'x', to })).sent.length, 1);
   });
 });
 

@@ -73,7 +73,7 @@ export class ClusterGuards implements SmsGuards {
   }
 
   /** The shared entries stay: they belong to every instance, and survive a redeploy. */
-  close(): void {
-    this.local.close();
+  close(removed: boolean): void {
+    this.local.close(removed);
   }
 }

@@ -1,4 +1,5 @@
 import { createClient } from 'redis';
+import { redisUrl } from './url';
 
 /** The editor's "Test connection": PING and the server's version, over a client of its own. */
 export async function testCluster(
@@ -6,9 +7,11 @@ export async function testCluster(
   credentials: Record<string, string>,
   signal: AbortSignal,
 ): Promise<string> {
-  const url = String(config.url ?? '').trim();
-  if (!/^rediss?:\/\//i.test(url)) {
-    throw Object.assign(new Error('the URL must start with redis:// or rediss://'), { code: 'SMS_CONFIG' });
+  let url: string;
+  try {
+    url = redisUrl(config.url);
+  } catch (err) {
+    throw Object.assign(err as Error, { code: 'SMS_CONFIG' });
   }
   const client = createClient({
     url,

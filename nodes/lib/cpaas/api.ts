@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'crypto';
 import { fromFetchFailure, SmsError } from '../sms/errors';
+import { NO_REDIRECTS } from '../safe-url';
 import { CpaasAuth } from './auth';
 import { classifyHttpError } from './errors';
 import { deadline, isRecord, lastSegment, readBody, resolveResource } from './http';
@@ -217,6 +218,8 @@ export class CpaasApi {
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),
+        // the bearer token goes to the configured server only (a 3xx is answered, not followed)
+        ...NO_REDIRECTS,
         signal: timeout.signal,
       });
       return { status: res.status, body: await readBody(res), headers: res.headers, userId };

@@ -7,6 +7,7 @@
  */
 import { Clock, realClock, sleep } from '../clock';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 import { deadline, isRecord, normaliseBase, raced, readBody, redact } from './http';
 import { decodeJwt } from './jwt';
 
@@ -59,6 +60,7 @@ export class CpaasAuth {
   private token?: CpaasToken;
   private pending?: Promise<CpaasToken>;
   private failure?: { error: SmsError; until: number };
+  private readonly urlProblem?: string;
   private readonly closing = new AbortController();
   private readonly opts: CpaasAuthOptions;
 
@@ -70,8 +72,9 @@ export class CpaasAuth {
     let base = '';
     try {
       base = normaliseBase(config.url);
-    } catch {
+    } catch (err) {
       // reported by login() as a configuration error
+      this.urlProblem = (err as Error).message;
     }
     this.base = base;
   }
@@ -146,9 +149,10 @@ export class CpaasAuth {
     return Math.max(this.opts.minRefreshMs, Math.min(30_000, left / 4));
   }
 
-  private checkConfig(): SmsError | undefined {
+  /** What is missing or wrong in the configuration (no request can succeed without a fix), if anything. */
+  configProblem(): SmsError | undefined {
     const c = this.config;
-    if (!this.base) return new SmsError('SMS_CONFIG', `CPaaS: invalid URL "${String(c.url ?? '')}"`);
+    if (!this.base) return new SmsError('SMS_CONFIG', this.urlProblem ?? 'invalid CPaaS URL');
     if (!c.clientId) return new SmsError('SMS_CONFIG', 'CPaaS: the client id is missing');
     if (c.auth === 'user') {
       if (!c.email || !c.password)
@@ -158,7 +162,7 @@ export class CpaasAuth {
   }
 
   private async login(): Promise<CpaasToken> {
-    const invalid = this.checkConfig();
+    const invalid = this.configProblem();
     if (invalid) throw invalid;
     const c = this.config;
     const form = new URLSearchParams({ client_id: c.clientId, scope: 'openid' });
@@ -181,12 +185,23 @@ export class CpaasAuth {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
         body: form.toString(),
+        // the form carries the client secret or the password: never re-sent to a redirect's target
+        ...NO_REDIRECTS,
         signal: timeout.signal,
       });
       status = res.status;
+      if (isRedirect(status)) {
+        await res.body?.cancel();
+        throw this.remember(
+          new SmsError('SMS_CONFIG', redirectRefused('CPaaS login', status, res.headers.get('location')), {
+            status,
+          }),
+        );
+      }
       retryAfter = res.headers.get('retry-after');
       body = await readBody(res);
     } catch (err) {
+      if (err instanceof SmsError) throw err;
       throw fromFetchFailure(err, 'CPaaS login');
     } finally {
       timeout.dispose();

@@ -4,7 +4,8 @@
  * SMS for the union of the users' numbers, then keep it all alive:
  *  - connCheck every interval; connAck (or any frame) feeds the dead-link watchdog (two intervals);
  *  - the token is re-fetched at half-life; the channel is renewed at half its lifetime, and a 404 on
- *    renewal (channel lost) starts a new session at once: new channel, new socket, every subscription again;
+ *    renewal (channel lost) ends the session as a failure: after the usual backoff a new session makes a
+ *    new channel, a new socket and every subscription again;
  *  - users coming and going add/remove subscriptions live; a server-side cancellation subscribes again.
  * On stop: DELETE each subscription, then the channel, close the socket with 1000, clear every timer.
  * The access token travels in the socket URL: nothing shown to a user may contain it (redact()).
@@ -125,6 +126,9 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
   }
 
   protected async runSession(ctx: SessionContext): Promise<void> {
+    // a missing secret or a URL without a scheme cannot heal by waiting: no request, no retry
+    const invalid = this.api.auth.configProblem();
+    if (invalid) throw new ConnectionError(redact(invalid.message, this.api.auth.secrets), { config: true });
     const s: Session = {
       ctx,
       end: new AbortController(),
@@ -260,7 +264,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
     });
   }
 
-  /** Renew at `renewAt` of the lifetime; a lost channel restarts the session (new channel, socket, subscriptions). */
+  /** Renew at `renewAt` of the lifetime; a lost channel ends the session (see channelLost). */
   private scheduleRenewal(s: Session, lifetimeS: number, delayMs?: number): void {
     const lifetimeMs = lifetimeS * 1000;
     const wait = delayMs ?? Math.max(this.cfg.minRenewMs, lifetimeMs * this.cfg.renewAt);
@@ -269,7 +273,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
       const channel = s.channel as CpaasChannel;
       this.api.renewChannel(channel.resourceURL, this.cfg.channelLifetimeS, s.end.signal).then(
         (granted) => {
-          if (granted === 'gone') return this.channelLost(s);
+          if (granted === 'gone') return this.channelLost(s, 'the server no longer knows it');
           s.ctx.alive();
           this.scheduleRenewal(s, granted);
         },
@@ -278,7 +282,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
           if (err instanceof SmsError && err.transient) {
             // try again while the channel still lives; past its end it is lost
             const left = renewedAt + lifetimeMs - s.ctx.clock.now();
-            if (left <= this.cfg.minRenewMs) return this.channelLost(s);
+            if (left <= this.cfg.minRenewMs) return this.channelLost(s, 'not renewed in time');
             return this.scheduleRenewal(s, lifetimeS, Math.max(this.cfg.minRenewMs, left / 4));
           }
           this.fail(s, err);
@@ -287,10 +291,14 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
     });
   }
 
-  private channelLost(s: Session): void {
+  /**
+   * The server no longer knows the channel. That ends the session as a failure like any other: a server
+   * that keeps losing channels gets its new ones at growing intervals, not every renewal period forever.
+   */
+  private channelLost(s: Session, why: string): void {
     if (s.end.signal.aborted) return;
     s.lost = true;
-    this.restart();
+    this.fail(s, new ConnectionError(`notification channel lost (${why})`, { code: 'CHANNEL_LOST' }));
   }
 
   /** Bring the subscriptions in line with the users' numbers (serialised). */

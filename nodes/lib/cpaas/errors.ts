@@ -2,7 +2,8 @@
  * CPaaS error responses → SmsError. The API answers `{"requestError":{"serviceException"|"policyException":
  * {"messageId":"SVC0002","text":"Invalid input value for message part %1","variables":["address"]}}}`.
  * Our classification (sms-providers.md): SVC* input errors and POL* policy errors are permanent (a POL
- * about rate or quota is transient), 401 = token rejected, 5xx/timeouts/network are transient.
+ * about rate or quota is transient), 401 = token rejected, 5xx/timeouts/network are transient; a 5xx is
+ * also ambiguous (it may follow a processed request): safe to retry only thanks to clientCorrelator.
  */
 import { parseRetryAfter, SmsError } from '../sms/errors';
 import { isRecord } from './http';
@@ -56,7 +57,12 @@ export function classifyHttpError(
     const message = `CPaaS ${info.messageId ? info.messageId + ': ' : ''}${info.message}`;
     const base = { status, providerCode: info.messageId || undefined };
     if (status >= 500)
-      return new SmsError('SMS_PROVIDER', message, { ...base, transient: true, retryAfterMs });
+      return new SmsError('SMS_PROVIDER', message, {
+        ...base,
+        transient: true,
+        ambiguous: true,
+        retryAfterMs,
+      });
     if (info.kind === 'policy') {
       if (RATE.test(info.message) || status === 429)
         return new SmsError('SMS_RATE_LIMITED', message, { ...base, transient: true, retryAfterMs });
@@ -84,6 +90,7 @@ export function classifyHttpError(
     return new SmsError('SMS_PROVIDER', `CPaaS server error (${status})`, {
       status,
       transient: true,
+      ambiguous: true,
       retryAfterMs,
     });
   return new SmsError('SMS_PROVIDER', `CPaaS answered HTTP ${status}`, { status });

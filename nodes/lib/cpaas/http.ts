@@ -1,5 +1,6 @@
 /** Small HTTP/URL helpers for the CPaaS client: timeouts on the injectable clock, URL building, redaction. */
 import type { Clock } from '../clock';
+import { parseConfigUrl } from '../config-url';
 
 /** A signal that aborts when `parent` does or after `ms` on `clock`; dispose() clears the timer and listener. */
 export function deadline(
@@ -24,17 +25,10 @@ export function deadline(
   };
 }
 
-/** The configured base URL without trailing slashes; throws on anything that is not http(s). */
+/** The configured base URL without trailing slashes; throws ConfigUrlError on anything that is not http(s). */
 export function normaliseBase(url: unknown): string {
   const text = typeof url === 'string' ? url.trim().replace(/\/+$/, '') : '';
-  let parsed: URL;
-  try {
-    parsed = new URL(text);
-  } catch {
-    throw new Error(`invalid CPaaS URL "${text}"`);
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new Error(`invalid CPaaS URL "${text}": use http(s)://`);
+  parseConfigUrl(text, 'CPaaS', 'https://oauth-cpaas.att.com');
   return text;
 }
 

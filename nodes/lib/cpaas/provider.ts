@@ -11,12 +11,11 @@ export class CpaasSmsProvider implements SmsProvider {
   readonly name = 'cpaas';
   readonly recipientKind = 'e164' as const;
   /**
-   * Not idempotent: every attempt of one SMS carries the same clientCorrelator, and OMA REST APIs
-   * (CPaaS's base) may use it to recognise a repeated POST, but that is inferred, not documented [I].
-   * So a timeout after the request left is reported (SMS_TIMEOUT, "may have been sent"), never
-   * retried: a missing SMS is visible to a Catch node, a duplicate one is not.
+   * Idempotent: every attempt of one SMS carries the same clientCorrelator (the pipeline's send id),
+   * which the OMA REST SMS API (CPaaS's base) uses to recognise a repeated request and answer it
+   * without sending again. So an ambiguous failure (timeout, reset, 5xx) may be retried.
    */
-  readonly idempotent = false;
+  readonly idempotent = true;
 
   constructor(
     private readonly api: CpaasApi,

@@ -8,6 +8,7 @@ import {
   SessionContext,
 } from '../connection';
 import type { EventMessage } from '../envelope';
+import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
 import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { tuned } from '../tuning';
@@ -65,11 +66,10 @@ export const TOKEN_REJECTED = 'access token expired or invalid — paste a fresh
 
 /** wss://host/ws for an https base (ws:// for http), keeping any path prefix. */
 export function esmsWebSocketUrl(base: string | undefined): string {
-  const url = new URL(base && base.trim() ? base.trim() : DEFAULT_ESMS_URL);
+  const raw = base && base.trim() ? base.trim() : DEFAULT_ESMS_URL;
+  const url = parseConfigUrl(raw, 'eSMS', DEFAULT_ESMS_URL, HTTP_AND_WS_SCHEMES);
   if (url.protocol === 'https:') url.protocol = 'wss:';
   else if (url.protocol === 'http:') url.protocol = 'ws:';
-  else if (url.protocol !== 'ws:' && url.protocol !== 'wss:')
-    throw new Error(`unsupported URL scheme ${url.protocol}`);
   url.pathname = url.pathname.replace(/\/+$/, '') + '/ws';
   url.search = '';
   url.hash = '';
@@ -98,13 +98,13 @@ export function upgradeFailure(status: number, retryAfter?: string): ConnectionE
 export function tokenProblem(token: string, now: number = Date.now()): ConnectionError | undefined {
   if (!token)
     return new ConnectionError('no access token configured — paste the esms_access_token cookie value', {
-      fatal: true,
-      code: 'CONFIG',
+      config: true,
     });
   if (isTokenExpired(token, now)) {
     const when = new Date(tokenExpiry(token)!).toISOString();
+    // it never becomes valid again: only a fresh token (a configuration change) helps
     return new ConnectionError(`access token expired at ${when} — paste a fresh esms_access_token`, {
-      fatal: true,
+      config: true,
       code: 'AUTH',
     });
   }
@@ -143,7 +143,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
     try {
       wsUrl = esmsWebSocketUrl(opts.url);
     } catch (err) {
-      this.urlError = `invalid URL: ${(err as Error).message}`;
+      this.urlError = (err as Error).message;
     }
     this.wsUrl = wsUrl;
     this.rejectUnauthorized = opts.rejectUnauthorized !== false;
@@ -152,8 +152,7 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
   }
 
   protected runSession(ctx: SessionContext): Promise<void> {
-    if (this.urlError)
-      return Promise.reject(new ConnectionError(this.urlError, { fatal: true, code: 'CONFIG' }));
+    if (this.urlError) return Promise.reject(new ConnectionError(this.urlError, { config: true }));
     const problem = tokenProblem(this.token, ctx.clock.now());
     if (problem) return Promise.reject(problem);
     this.attempts++;

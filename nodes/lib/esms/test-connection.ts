@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { ConnectionError } from '../connection';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 import { DEFAULT_ESMS_URL, esmsWebSocketUrl, redact, tokenProblem, upgradeFailure } from './connection';
 import { accessTokenCookie, cleanAccessToken, tokenExpiry } from './token';
 
@@ -29,7 +30,7 @@ export function probeWebSocket(
   try {
     wsUrl = esmsWebSocketUrl(base);
   } catch (err) {
-    return Promise.reject(new ConnectionError(`invalid URL: ${(err as Error).message}`, { code: 'CONFIG' }));
+    return Promise.reject(new ConnectionError((err as Error).message, { code: 'CONFIG' }));
   }
   return new Promise<string>((resolve, reject) => {
     let failure: Error | undefined;
@@ -47,7 +48,11 @@ export function probeWebSocket(
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     ws.on('unexpected-response', (_req, res) => {
-      failure = upgradeFailure(res.statusCode ?? 0);
+      const status = res.statusCode ?? 0;
+      const location = res.headers.location ?? null;
+      failure = isRedirect(status)
+        ? new ConnectionError(redirectRefused('WebSocket', status, location), { code: 'CONFIG' })
+        : upgradeFailure(status);
       res.resume();
       ws.terminate();
     });
@@ -92,6 +97,7 @@ export async function probeApiKey(
         Accept: 'application/json',
       },
       body: '{}',
+      ...NO_REDIRECTS,
       signal,
     });
   } catch (err) {
@@ -103,6 +109,12 @@ export async function probeApiKey(
         : `REST API: network error${cause ? ` (${cause})` : ''}`,
       { code: 'NETWORK' },
     );
+  }
+  if (isRedirect(res.status)) {
+    await res.body?.cancel();
+    throw new ConnectionError(redirectRefused('REST API', res.status, res.headers.get('location')), {
+      code: 'CONFIG',
+    });
   }
   const text = await res.text().catch(() => '');
   if (res.status === 401 || res.status === 403)

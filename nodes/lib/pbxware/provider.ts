@@ -123,8 +123,8 @@ export interface PbxwareAnswer {
 
 /**
  * Send one request and classify the answer. HTTP 200 with an `error` key is a failure (permanent,
- * never retried); network errors, timeouts, 5xx, 429 and answers that are not JSON are transient
- * (a 2xx that is not JSON, like a timeout, may follow a processed request: ambiguous, not resubmitted).
+ * never retried); 429 and connection refused are transient; a timeout, a reset, a 5xx or a 2xx that is
+ * not JSON may follow a processed request: ambiguous, never resubmitted (SMS_UNCERTAIN).
  * Nothing here ever contains the request URL (the action API carries the key in it).
  */
 export async function pbxwareCall(
@@ -171,8 +171,11 @@ export async function pbxwareCall(
   }
   if (status >= 500) {
     const detail = hasError ? `: ${scrub(errorText(errorValue), apiKey).slice(0, 200)}` : '';
+    // after the request was sent (by the PBX or a proxy): it may have been processed, and PBXware
+    // cannot recognise a resend, so the pipeline reports SMS_UNCERTAIN instead of sending again
     throw new SmsError('SMS_PROVIDER', `PBXware: server error (HTTP ${status})${detail}`, {
       transient: true,
+      ambiguous: true,
       status,
     });
   }

@@ -8,6 +8,7 @@ import {
   ReconnectOptions,
   SessionContext,
 } from '../connection';
+import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
 import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { CHANNELS, isChannel, isKnownType, PrivmxChannel } from './envelope';
 import { JsonRpcClient, JsonRpcError, RpcCode, RpcTransportError } from './jsonrpc';
@@ -93,20 +94,11 @@ export interface PrivmxEndpoints {
 export function privmxEndpoints(raw: string): PrivmxEndpoints {
   let u: URL;
   try {
-    u = new URL(String(raw ?? '').trim());
-  } catch {
-    throw new ConnectionError('invalid Bridge URL (expected e.g. http://localhost:9111)', {
-      permanent: true,
-      code: 'CONFIG',
-    });
+    u = parseConfigUrl(raw, 'Bridge', 'http://localhost:9111', HTTP_AND_WS_SCHEMES);
+  } catch (err) {
+    throw new ConnectionError((err as Error).message, { config: true });
   }
   const secure = u.protocol === 'https:' || u.protocol === 'wss:';
-  if (!['http:', 'https:', 'ws:', 'wss:'].includes(u.protocol)) {
-    throw new ConnectionError(`unsupported Bridge URL scheme ${u.protocol} (use http or https)`, {
-      permanent: true,
-      code: 'CONFIG',
-    });
-  }
   let path = u.pathname.replace(/\/+$/, '');
   if (!path.endsWith('/api')) path += '/api';
   const hostPart = u.host;
@@ -210,6 +202,8 @@ function toTokens(result: unknown): TokenPair {
 
 const WS_OPEN = 1;
 
+const MISSING_KEY = 'API key id and secret are not set';
+
 /** The part of PrivmxConnection a running session uses. */
 interface SessionHost {
   readonly settings: PrivmxSettings;
@@ -228,6 +222,8 @@ class Session {
   private readonly rpc: JsonRpcClient;
   private readonly subscribed = new Set<PrivmxChannel>();
   private ops: Promise<void> = Promise.resolve();
+  /** establish() is queued: from now on a change of the users is a request queued behind it */
+  private establishing = false;
   private refreshTimer: unknown;
   private failure: ConnectionError | undefined;
   private finished = false;
@@ -277,6 +273,7 @@ class Session {
       await Promise.race([this.opened, this.ended]);
       if (!this.finished) {
         this.ctx.setPhase('authenticating');
+        this.establishing = true;
         await Promise.race([this.enqueue(() => this.establish()), this.ended]);
         if (!this.finished && !signal.aborted) this.ctx.setPhase('subscribed');
       }
@@ -295,9 +292,14 @@ class Session {
     return CHANNELS.filter((c) => this.subscribed.has(c));
   }
 
-  /** The set of users changed: subscribe/unsubscribe the difference on this socket. */
+  /**
+   * The set of users changed: subscribe/unsubscribe the difference on this socket. Before the socket is
+   * open and establish() is queued there is nothing to change: establish() reads the users when it runs
+   * (a request sent now would hit a socket still CONNECTING and cost a reconnect). After that, the change
+   * queues behind establish() and goes out on the authenticated socket.
+   */
   sync(): void {
-    if (this.finished || this.failure || this.ctx.signal.aborted) return;
+    if (!this.establishing || this.finished || this.failure || this.ctx.signal.aborted) return;
     this.enqueue(() => this.reconcile()).catch((err) => this.fail(err));
   }
 
@@ -466,7 +468,7 @@ class Session {
   private async credentialsAuth(channels: readonly PrivmxChannel[]): Promise<TokenPair> {
     const { apiKeyId, apiKeySecret, solutionId } = this.host.settings;
     if (!apiKeyId || !apiKeySecret) {
-      throw new ConnectionError('API key id and secret are not set', { permanent: true, code: 'CONFIG' });
+      throw new ConnectionError(MISSING_KEY, { config: true });
     }
     const scope = [...channels, solutionScope(solutionId)];
     this.host.credentialAuths++;
@@ -687,7 +689,7 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> implements S
     // a bad URL or missing credentials never reach the network
     void this.endpoints;
     if (!this.settings.apiKeyId || !this.settings.apiKeySecret) {
-      throw new ConnectionError('API key id and secret are not set', { permanent: true, code: 'CONFIG' });
+      throw new ConnectionError(MISSING_KEY, { config: true });
     }
     const session = new Session(this, ctx);
     this.session = session;

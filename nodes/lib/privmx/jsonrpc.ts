@@ -1,4 +1,5 @@
 import { Clock, realClock } from '../clock';
+import { isRedirect, NO_REDIRECTS, redactUrl, redirectRefused } from '../safe-url';
 
 /**
  * JSON-RPC 2.0 as the PrivMX Bridge speaks it. Over a WebSocket the server answers requests
@@ -142,19 +143,26 @@ export async function httpRpc<T = unknown>(
   signal?: AbortSignal,
 ): Promise<T> {
   let res: Response;
+  const shown = redactUrl(url);
   try {
+    // the params may carry the API key secret: never re-sent to wherever a redirect points
     res = await fetch(url, {
       method: 'POST',
       headers: { 'content-type': 'application/json', accept: 'application/json' },
       body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }),
+      ...NO_REDIRECTS,
       signal,
     });
   } catch (err) {
     const e = err as Error & { cause?: { code?: string; message?: string } };
     if (e?.name === 'TimeoutError' || e?.name === 'AbortError')
-      throw new RpcTransportError(`no answer from ${url}`, 'TIMEOUT');
+      throw new RpcTransportError(`no answer from ${shown}`, 'TIMEOUT');
     const detail = e?.cause?.code ?? e?.cause?.message ?? e?.message ?? String(err);
-    throw new RpcTransportError(`cannot reach ${url}: ${detail}`, 'NETWORK');
+    throw new RpcTransportError(redactUrl(`cannot reach ${shown}: ${detail}`), 'NETWORK');
+  }
+  if (isRedirect(res.status)) {
+    await res.body?.cancel();
+    throw new RpcTransportError(redirectRefused(shown, res.status, res.headers.get('location')), 'HTTP');
   }
   const text = await res.text();
   let body: unknown;
@@ -162,17 +170,17 @@ export async function httpRpc<T = unknown>(
     body = JSON.parse(text);
   } catch {
     throw new RpcTransportError(
-      res.ok ? `${url} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${url}`,
+      res.ok ? `${shown} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${shown}`,
       res.ok ? 'PROTOCOL' : 'HTTP',
     );
   }
   if (!body || typeof body !== 'object')
-    throw new RpcTransportError(`${url} did not answer JSON-RPC`, 'PROTOCOL');
+    throw new RpcTransportError(`${shown} did not answer JSON-RPC`, 'PROTOCOL');
   const frame = body as Record<string, unknown>;
   if (frame.error !== undefined && frame.error !== null) throw toRpcError(frame.error);
   if (!('result' in frame)) {
     throw new RpcTransportError(
-      res.ok ? `${url} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${url}`,
+      res.ok ? `${shown} did not answer JSON-RPC (not a PrivMX Bridge?)` : `HTTP ${res.status} from ${shown}`,
       res.ok ? 'PROTOCOL' : 'HTTP',
     );
   }

@@ -2,7 +2,9 @@
  * REST facts of the SMS gateway (Gravity SMS) shared by the connection, the provider and the
  * "Test connection" endpoint. Protocol: /work/shared/protocols/sms-providers.md, seed 001.
  */
+import { parseConfigUrl } from '../config-url';
 import { parseRetryAfter } from '../sms/errors';
+import { isRedirect, NO_REDIRECTS, redirectRefused } from '../safe-url';
 
 export const DEFAULT_GATEWAY_URL = 'https://smsgateway-api.onrender.com';
 
@@ -18,14 +20,7 @@ export function wsAuthMode(value: unknown): WsAuthMode {
 /** The base URL without a trailing slash; throws a message without secrets when it is not http(s). */
 export function baseUrl(url: string | undefined): string {
   const raw = (url || '').trim() || DEFAULT_GATEWAY_URL;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new Error('the gateway URL is not a valid URL');
-  }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')
-    throw new Error('the gateway URL must start with http:// or https://');
+  const parsed = parseConfigUrl(raw, 'gateway', DEFAULT_GATEWAY_URL);
   parsed.search = '';
   parsed.hash = '';
   return parsed.toString().replace(/\/+$/, '');
@@ -86,6 +81,15 @@ export async function httpError(res: Response): Promise<GatewayHttpError> {
   );
 }
 
+/** A 3xx to a request carrying the key: refused, with the reason (never followed). */
+export async function redirectError(res: Response): Promise<GatewayHttpError> {
+  await res.body?.cancel();
+  return new GatewayHttpError(
+    res.status,
+    redirectRefused('SMS gateway', res.status, res.headers.get('location')),
+  );
+}
+
 export interface WsToken {
   token: string;
   expiresIn?: number;
@@ -96,8 +100,10 @@ export async function requestWsToken(base: string, apiKey: string, signal: Abort
   const res = await fetch(`${base}/v1/ws/token`, {
     method: 'POST',
     headers: { authorization: `Bearer ${apiKey}`, accept: 'application/json' },
+    ...NO_REDIRECTS,
     signal,
   });
+  if (isRedirect(res.status)) throw await redirectError(res);
   if (!res.ok) throw await httpError(res);
   const body = (await readJson(res)) as { token?: unknown; expiresIn?: unknown } | undefined;
   if (!body || typeof body.token !== 'string' || !body.token)

@@ -107,9 +107,10 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
   }
 
   protected async runSession(ctx: SessionContext): Promise<void> {
+    // a URL without a scheme or a missing key cannot heal by waiting: no request, no retry
     if (this.configError || !this.base || !this.guard)
-      throw new ConnectionError(this.configError ?? 'invalid configuration', { fatal: true, code: 'CONFIG' });
-    if (!this.apiKey) throw new ConnectionError('no API key configured', { fatal: true, code: 'CONFIG' });
+      throw new ConnectionError(this.configError ?? 'invalid configuration', { config: true });
+    if (!this.apiKey) throw new ConnectionError('no API key configured', { config: true });
     const apiKey = this.apiKey;
     const authFrame =
       this.wsAuth === 'token'

@@ -4,13 +4,16 @@
  *
  * Errors are always `{"error":"…"}`: 400 → permanent (SMS_INVALID_NUMBER for the E.164 message,
  * SMS_TOO_LONG for the body length, else SMS_PROVIDER); 401/403 → SMS_AUTH, permanent; 429 →
- * SMS_RATE_LIMITED, transient, honouring Retry-After; 5xx → SMS_PROVIDER, transient; no answer →
- * SMS_NETWORK / SMS_TIMEOUT, transient. Every send passes the gateway's auth guard, so a bad key can
+ * SMS_RATE_LIMITED, transient, honouring Retry-After; 5xx, a timeout or a reset after the request left
+ * are ambiguous (the SMS may have been queued): the gateway does not de-duplicate, so the pipeline
+ * reports them as SMS_UNCERTAIN and never sends a second request; connection refused → SMS_NETWORK,
+ * retried. Every send passes the gateway's auth guard, so a bad key can
  * never get this machine's IP locked out by a burst of sends.
  */
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
-import { baseUrl, E164, errorText, isAuthRejection, readJson } from './api';
+import { isRedirect, NO_REDIRECTS } from '../safe-url';
+import { baseUrl, E164, errorText, isAuthRejection, readJson, redirectError } from './api';
 import { AuthGuard, AuthRefusedError } from './auth-guard';
 import { gatewayGuard } from './connection';
 
@@ -83,11 +86,17 @@ export class GatewayProvider implements SmsProvider {
           accept: 'application/json',
         },
         body: JSON.stringify(body),
+        ...NO_REDIRECTS,
         signal,
       });
     } catch (err) {
       ticket.settled();
       throw fromFetchFailure(err, 'SMS gateway');
+    }
+    if (isRedirect(res.status)) {
+      ticket.settled();
+      // not followed, so nothing was sent: a configuration error, never retried
+      throw new SmsError('SMS_CONFIG', (await redirectError(res)).message, { status: res.status });
     }
     const json = await readJson(res);
     if (isAuthRejection(res.status)) ticket.failed();
@@ -97,9 +106,11 @@ export class GatewayProvider implements SmsProvider {
     if (res.ok) {
       const reply = (json ?? {}) as { messageId?: unknown; status?: unknown };
       if (typeof reply.messageId !== 'string' || !reply.messageId)
-        // accepted, so never retried (a retry could send it twice)
+        // probably accepted, but nothing confirms it: ambiguous, so SMS_UNCERTAIN and never sent again
         throw new SmsError('SMS_PROVIDER', `SMS gateway: HTTP ${res.status} without a messageId`, {
           status: res.status,
+          transient: true,
+          ambiguous: true,
         });
       return {
         ids: [reply.messageId],
@@ -126,6 +137,9 @@ export function classify(status: number, serverMessage: string, retryAfter?: str
     const retryAfterMs = parseRetryAfter(retryAfter);
     return new SmsError('SMS_RATE_LIMITED', message, { ...opts, transient: true, retryAfterMs });
   }
-  if (status >= 500) return new SmsError('SMS_PROVIDER', message, { ...opts, transient: true });
+  // a 5xx comes after the request was sent (from the gateway or a proxy in front of it): it may have
+  // been queued, and the gateway cannot recognise a resend, so the pipeline reports SMS_UNCERTAIN
+  if (status >= 500)
+    return new SmsError('SMS_PROVIDER', message, { ...opts, transient: true, ambiguous: true });
   return new SmsError('SMS_PROVIDER', message, opts);
 }

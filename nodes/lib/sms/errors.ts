@@ -14,6 +14,12 @@ export const SmsErrorCodes = [
   'SMS_TIMEOUT',
   'SMS_NETWORK',
   'SMS_TEMPLATE',
+  /** queued (or waiting to retry) when the node closed: not sent */
+  'SMS_CANCELLED',
+  /** the request may have reached the provider and is not sent again: it may have been sent */
+  'SMS_UNCERTAIN',
+  /** more recipients than the node's maxRecipients: nothing sent */
+  'SMS_TOO_MANY_RECIPIENTS',
   /** the cluster store (Redis) is unreachable and the cluster's onError is 'hold' */
   'SMS_CLUSTER_DOWN',
 ] as const;
@@ -30,8 +36,9 @@ export interface SmsErrorOptions {
   /** the provider's own error code (SMSAPI 13, CPaaS SVC0002, …) */
   providerCode?: string | number;
   /**
-   * the request may have reached the provider (a timeout or a reset after it was sent): retried only
-   * for idempotent providers, since a retry could otherwise deliver the SMS twice
+   * the request may have reached the provider (a timeout, a reset or a 5xx after it was sent): retried
+   * only for idempotent providers, since a retry could otherwise deliver the SMS twice; elsewhere it
+   * becomes SMS_UNCERTAIN
    */
   ambiguous?: boolean;
 }

@@ -106,6 +106,15 @@ export class DedupeWindow {
   clear(): void {
     this.seen.clear();
   }
+
+  /** take over the live entries of another window (the same node, redeployed with another length) */
+  inherit(other: DedupeWindow | undefined): this {
+    if (!other || !this.enabled) return this;
+    const now = this.clock.now();
+    for (const [key, expires] of other.seen)
+      if (expires > now) this.seen.set(key, Math.min(expires, now + this.windowMs));
+    return this;
+  }
 }
 
 export type OverflowPolicy = 'drop-new' | 'drop-old';
@@ -158,6 +167,63 @@ export class BoundedQueue<T> {
 }
 
 /**
+ * The dedupe windows of sink nodes by node id, so a redeploy of the same node (same id) keeps its
+ * window: a redeploy in the middle of an event storm must not let the duplicates through. A window is
+ * held while its node runs; once the node closes it is kept only until every entry in it has expired,
+ * and dropped at once when the node was removed from the flows. Bounded: at most one window per node
+ * id closed within the last window length.
+ */
+export class DedupeRegistry {
+  private readonly windows = new Map<string, { window: DedupeWindow; until: number }>();
+
+  /** The window for node `id`: the one its previous instance left, or a new one. */
+  acquire(id: string, windowMs: number, clock: Pick<Clock, 'now'>): DedupeWindow {
+    const now = clock.now();
+    this.prune(now);
+    const entry = this.windows.get(id);
+    // a window still held by a running instance is never shared (only a closed one is handed on)
+    const previous = entry && entry.until !== Infinity ? entry.window : undefined;
+    const window =
+      previous && previous.windowMs === windowMs
+        ? previous
+        : new DedupeWindow(windowMs, clock).inherit(previous);
+    this.windows.set(id, { window, until: Infinity });
+    return window;
+  }
+
+  /** Node `id` closed: keep its window until it has expired, or drop it when the node was removed. */
+  release(id: string, window: DedupeWindow, removed: boolean, clock: Pick<Clock, 'now'>): void {
+    const entry = this.windows.get(id);
+    if (!entry || entry.window !== window) return;
+    // nothing to hand on (off, or empty: keys are only added while the node runs)
+    if (removed || !window.enabled || window.size === 0) this.windows.delete(id);
+    else entry.until = clock.now() + window.windowMs;
+    this.prune(clock.now());
+  }
+
+  private prune(now: number): void {
+    for (const [id, entry] of this.windows) if (entry.until <= now) this.windows.delete(id);
+  }
+
+  /** windows held (running nodes + recently closed ones) */
+  get size(): number {
+    return this.windows.size;
+  }
+
+  has(id: string): boolean {
+    return this.windows.has(id);
+  }
+
+  /** forget every window (tests that load the same flow again in one process start clean) */
+  clear(): void {
+    this.windows.clear();
+  }
+}
+
+/** One registry for the process: every sink node instance of this package. */
+export const dedupeRegistry = new DedupeRegistry();
+
+/**
  * The dedupe window and rate limit as the pipeline sees them, per recipient. The local guards answer
  * at once; a cluster's answer from Redis (nodes/lib/cluster/guards.ts) comes as a promise.
  */
@@ -170,16 +236,31 @@ export interface SmsGuards {
   refund(key: string): void;
   /** not sent after all: a new attempt must not count as a duplicate */
   forget(key: string): void;
-  /** the pipeline closed */
-  close(): void;
+  /** the pipeline closed; `removed`: its node was deleted from the flows (not redeployed) */
+  close(removed: boolean): void;
 }
 
-/** This instance's own guards: the in-memory RateLimiter and DedupeWindow. */
+/**
+ * This instance's own guards: the in-memory RateLimiter and DedupeWindow. With a node id the window
+ * comes from the process's dedupe registry, so a redeploy of the same node keeps it (a cluster's
+ * shared window survives in Redis anyway; this one is its fallback while Redis is down).
+ */
 export class LocalGuards implements SmsGuards {
+  readonly limiter: RateLimiter;
+  readonly dedupe: DedupeWindow;
+
   constructor(
-    readonly limiter: RateLimiter,
-    readonly dedupe: DedupeWindow,
-  ) {}
+    opts: { rateLimit: number; dedupeWindowMs: number },
+    private readonly clock: Pick<Clock, 'now'>,
+    /** the node id (undefined = the window is not kept across a redeploy) */
+    private readonly id?: string,
+  ) {
+    this.limiter = new RateLimiter(opts.rateLimit, clock);
+    this.dedupe =
+      id !== undefined
+        ? dedupeRegistry.acquire(id, opts.dedupeWindowMs, clock)
+        : new DedupeWindow(opts.dedupeWindowMs, clock);
+  }
 
   admit(key: string): Admission {
     if (this.dedupe.isDuplicate(key)) return 'duplicate';
@@ -197,7 +278,7 @@ export class LocalGuards implements SmsGuards {
     this.dedupe.forget(key);
   }
 
-  close(): void {
-    this.dedupe.clear();
+  close(removed: boolean): void {
+    if (this.id !== undefined) dedupeRegistry.release(this.id, this.dedupe, removed, this.clock);
   }
 }

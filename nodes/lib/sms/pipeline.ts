@@ -9,20 +9,22 @@ import {
   DedupeWindow,
   LocalGuards,
   type OverflowPolicy,
-  RateLimiter,
   type SmsGuards,
 } from './guards';
 import type { SmsProvider, SmsSendResult } from './provider';
-import { type Recipients, resolveRecipients, splitRecipients } from './recipients';
-import { withRetry } from './retry';
+import { hasRecipients, type Recipients, resolveRecipients } from './recipients';
+import { cancelledError, withRetry } from './retry';
 import type { SinkConfig } from './sink-node';
 import { compileTemplate, type Template } from './template';
 import { countSegments, type Encoding, truncateToParts } from './text';
 
 /**
  * The SMS pipeline shared by every sink, without Node-RED:
- *   recipients → E.164 → text (template) → segments / max parts → per recipient: dedupe → rate
- *   limit → bounded queue → send with timeout + retries → one outcome per recipient.
+ *   recipients (at most maxRecipients) → E.164 → text (template) → segments / max parts → per
+ *   recipient: dedupe → rate limit → bounded queue → send with timeout + retries → one outcome per
+ *   recipient.
+ * Closing never aborts a request in flight: it is let finish and its outcome reported; queued SMS
+ * fail with SMS_CANCELLED.
  */
 
 /** What msg.sms holds after a send (and, with `error`, on the msg a Catch node sees). */
@@ -49,9 +51,8 @@ export type Outcome =
   | { kind: 'sent'; to: string; sms: SmsInfo }
   /** suppressed by the dedupe window: nothing sent, not an error */
   | { kind: 'duplicate'; to: string; sms: SmsInfo }
-  | { kind: 'failed'; to: string; error: SmsError; sms: SmsInfo }
-  /** the node closed before the outcome was known */
-  | { kind: 'cancelled'; to: string };
+  /** not sent, or not known to be sent (SMS_UNCERTAIN); SMS_CANCELLED when the node closed first */
+  | { kind: 'failed'; to: string; error: SmsError; sms: SmsInfo };
 
 export interface Submission {
   /** a message-level failure (no recipient, template, empty, too long): no recipient was tried */
@@ -77,12 +78,16 @@ export interface PipelineStats {
 }
 
 export interface PipelineOptions {
+  /** the node id: its dedupe window survives a redeploy of the same node (undefined = not kept) */
+  id?: string;
   to: string;
   template: string;
   from?: string;
   rateLimit: number;
   dedupeWindowMs: number;
   maxParts: number;
+  /** more distinct recipients in one message = one SMS_TOO_MANY_RECIPIENTS, nothing sent */
+  maxRecipients: number;
   tooLong: 'refuse' | 'truncate';
   defaultCountry?: string;
   queueSize: number;
@@ -117,11 +122,17 @@ function num(value: unknown, fallback: number, min: number, max: number): number
 export const DEFAULT_RATE_LIMIT = 10;
 /** seconds within which the same text to the same number is sent once, when a flow does not say */
 export const DEFAULT_DEDUPE_SECONDS = 60;
+/** recipients one message may name, when a flow does not say */
+export const DEFAULT_MAX_RECIPIENTS = 20;
 
 /** Node properties (strings as the editor saves them) → options, with defaults and bounds. */
-export function pipelineOptions(config: SinkConfig & { concurrency?: number | string }): PipelineOptions {
+export function pipelineOptions(
+  config: SinkConfig & { concurrency?: number | string },
+  id?: string,
+): PipelineOptions {
   const t = tuned('sink', sinkDefaults);
   return {
+    id,
     to: String(config.to ?? '').trim(),
     template: String(config.message ?? ''),
     from: config.from ? String(config.from).trim() || undefined : undefined,
@@ -129,6 +140,7 @@ export function pipelineOptions(config: SinkConfig & { concurrency?: number | st
     rateLimit: Math.floor(num(config.rateLimit, DEFAULT_RATE_LIMIT, 0, 1e6)),
     dedupeWindowMs: num(config.dedupeWindow, DEFAULT_DEDUPE_SECONDS, 0, 7 * 86_400) * 1000,
     maxParts: Math.floor(num(config.maxParts, 3, 1, 255)),
+    maxRecipients: Math.floor(num(config.maxRecipients, DEFAULT_MAX_RECIPIENTS, 1, 10_000)),
     tooLong: config.tooLong === 'truncate' ? 'truncate' : 'refuse',
     defaultCountry: config.defaultCountry ? String(config.defaultCountry).trim().toUpperCase() : undefined,
     queueSize: Math.floor(num(config.queueSize, 100, 1, 100_000)),
@@ -161,15 +173,19 @@ export class SmsPipeline {
   readonly templateError?: SmsError;
   /** the node's own recipients, normalised once at deploy (undefined = use msg.to) */
   private readonly configured?: Recipients;
+  /** the node's own list names more recipients than maxRecipients: every message fails with it */
+  readonly configuredError?: SmsError;
   private readonly template?: Template;
-  private readonly limiter: RateLimiter;
-  private readonly dedupe: DedupeWindow;
   private readonly guards: SmsGuards;
   private readonly queue: BoundedQueue<Job>;
+  /** aborted on close: ends backoff waits (never a request in flight) */
   private readonly closer = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  /** admissions a shared guard (a cluster's Redis) has not answered yet */
+  private readonly admitting = new Set<Promise<void>>();
   private readonly idempotent: boolean;
   private closed = false;
+  private closing?: Promise<void>;
 
   constructor(
     readonly opts: PipelineOptions,
@@ -182,14 +198,16 @@ export class SmsPipeline {
     } catch (err) {
       this.templateError = err as SmsError;
     }
-    if (opts.to)
+    if (opts.to) {
       this.configured = resolveRecipients(opts.to, undefined, {
         defaultCountry: opts.defaultCountry,
         kind: provider.recipientKind,
+        max: opts.maxRecipients,
       });
-    this.limiter = new RateLimiter(opts.rateLimit, opts.clock);
-    this.dedupe = new DedupeWindow(opts.dedupeWindowMs, opts.clock);
-    const local = new LocalGuards(this.limiter, this.dedupe);
+      if (this.configured.tooMany) this.configuredError = tooManyError(this.configured.tooMany, 'To');
+    }
+    // this instance's own guards (the dedupe window kept across a redeploy of the same node id)
+    const local = new LocalGuards(opts, opts.clock, opts.id);
     this.guards = opts.guards ? opts.guards(local) : local;
     this.queue = new BoundedQueue<Job>(opts.queueSize, opts.overflow);
     this.idempotent = !!provider.idempotent;
@@ -211,22 +229,33 @@ export class SmsPipeline {
     onOutcome: (o: Outcome, recipients: number) => void = () => {},
   ): Promise<Submission> {
     const opts = this.opts;
-    const recipients = this.configured
-      ? { ...this.configured, conflict: splitRecipients(msg.to).length > 0 }
-      : resolveRecipients(undefined, msg.to, {
-          defaultCountry: opts.defaultCountry,
-          kind: this.provider.recipientKind,
-        });
+    if (this.closed)
+      // input after close: its own error, never sent
+      return Promise.resolve({
+        recipients: 0,
+        outcomes: [],
+        conflict: false,
+        error: cancelledError(this.provider.name),
+      });
+    let recipients: Recipients;
+    try {
+      recipients = this.configured
+        ? { ...this.configured, conflict: hasRecipients(msg.to) }
+        : resolveRecipients(undefined, msg.to, {
+            defaultCountry: opts.defaultCountry,
+            kind: this.provider.recipientKind,
+            max: opts.maxRecipients,
+          });
+    } catch (err) {
+      // msg.to nested too deep (or containing itself)
+      recipients = { valid: [], invalid: [], conflict: false };
+      return this.failMessage(recipients, err as SmsError);
+    }
     const total = recipients.valid.length + recipients.invalid.length;
     const base = { recipients: total, outcomes: [] as Outcome[], conflict: recipients.conflict };
-    const fail = (error: SmsError): Promise<Submission> => {
-      this.stats.failed++;
-      this.stats.lastError = error.code;
-      this.onChange();
-      return Promise.resolve({ ...base, error });
-    };
-    if (this.closed)
-      return Promise.resolve({ ...base, error: new SmsError('SMS_CONFIG', 'node is closing') });
+    const fail = (error: SmsError): Promise<Submission> => this.failMessage(recipients, error);
+    if (this.configuredError) return fail(this.configuredError);
+    if (recipients.tooMany) return fail(tooManyError(recipients.tooMany, 'msg.to'));
     if (total === 0)
       return fail(new SmsError('SMS_NO_RECIPIENT', 'no recipient: set "To" on the node or msg.to'));
     if (this.templateError) return fail(this.templateError);
@@ -315,9 +344,12 @@ export class SmsPipeline {
         return undefined;
       }
       if (this.closed) {
-        // closed while a shared guard was answering
+        // closed while a shared guard was answering: not sent
         this.guards.refund(key);
-        deliver({ kind: 'cancelled', to });
+        const error = cancelledError(this.provider.name);
+        this.stats.failed++;
+        this.stats.lastError = error.code;
+        deliver(failed(to, error));
         return undefined;
       }
       return new Promise<void>((resolve) => {
@@ -357,14 +389,19 @@ export class SmsPipeline {
       const key = DedupeWindow.key(to, text);
       const admission = this.guards.admit(key);
       if (admission instanceof Promise) {
-        waits.push(
-          admission.then((a) => {
-            const wait = admitted(to, key, a);
-            this.onChange();
-            this.pump();
-            return wait;
-          }),
+        // wrapped, so `decided` settles on the answer, not on the SMS it queues
+        const decided = admission.then((a) => {
+          const wait = admitted(to, key, a);
+          this.onChange();
+          this.pump();
+          return { wait };
+        });
+        const answered: Promise<void> = decided.then(
+          () => void this.admitting.delete(answered),
+          () => void this.admitting.delete(answered),
         );
+        this.admitting.add(answered);
+        waits.push(decided.then((d) => d.wait));
       } else {
         const wait = admitted(to, key, admission);
         if (wait) waits.push(wait);
@@ -373,6 +410,15 @@ export class SmsPipeline {
     this.onChange();
     this.pump();
     return Promise.all(waits).then(() => ({ ...base, outcomes, text }));
+  }
+
+  /** a message-level failure: no recipient was tried */
+  private failMessage(recipients: Recipients, error: SmsError): Promise<Submission> {
+    this.stats.failed++;
+    this.stats.lastError = error.code;
+    this.onChange();
+    const total = recipients.valid.length + recipients.invalid.length;
+    return Promise.resolve({ recipients: total, outcomes: [], conflict: recipients.conflict, error });
   }
 
   private pump(): void {
@@ -442,11 +488,8 @@ export class SmsPipeline {
       });
       return;
     }
+    // not sent (or not known to be): a later message with the same text may try again
     this.guards.forget(job.key);
-    if (result.cancelled) {
-      job.finish({ kind: 'cancelled', to: job.to });
-      return;
-    }
     this.stats.failed++;
     this.stats.lastError = result.error.code;
     job.finish({
@@ -464,21 +507,60 @@ export class SmsPipeline {
     });
   }
 
-  /** Stop accepting, cancel queued sends, abort the ones in flight and every backoff wait. */
-  async close(): Promise<number> {
-    if (this.closed) return 0;
+  /**
+   * Stop accepting; fail each queued SMS with SMS_CANCELLED; end every backoff wait (SMS_CANCELLED, or
+   * SMS_UNCERTAIN after an ambiguous attempt); let each request in flight finish (its own timeout
+   * bounds it) and report its outcome. Resolves when every SMS has its outcome. `removed`: the node
+   * was deleted, so its dedupe window is not kept for a next instance.
+   */
+  close(removed = false): Promise<void> {
+    if (this.closing) return this.closing;
     this.closed = true;
-    const queued = this.queue.drain();
-    let cancelled = queued.length + this.running.size;
-    for (const job of queued) {
+    this.guards.close(removed);
+    for (const job of this.queue.drain()) {
       this.stats.pending--;
+      this.stats.failed++;
+      this.stats.lastError = 'SMS_CANCELLED';
       this.guards.forget(job.key);
-      job.finish({ kind: 'cancelled', to: job.to });
+      job.finish(this.cancelled(job));
     }
     this.closer.abort();
-    await Promise.allSettled([...this.running]);
-    this.guards.close();
-    if (cancelled < 0) cancelled = 0;
-    return cancelled;
+    // SMS whose shared guard (Redis) is still answering get their outcome too (SMS_CANCELLED)
+    this.closing = Promise.allSettled([...this.running, ...this.admitting]).then(() => undefined);
+    return this.closing;
   }
+
+  /** SMS being sent now (requests in flight or waiting to retry) */
+  get inFlight(): number {
+    return this.running.size;
+  }
+
+  private cancelled(job: Job): Outcome {
+    const error = cancelledError(this.provider.name);
+    return {
+      kind: 'failed',
+      to: job.to,
+      error,
+      sms: {
+        provider: this.provider.name,
+        to: job.to,
+        ...(this.opts.from ? { from: this.opts.from } : {}),
+        ids: [],
+        parts: job.parts,
+        encoding: job.encoding,
+        status: 'failed',
+        test: !!this.provider.testMode,
+        attempts: 0,
+        ...(job.truncated ? { truncated: true } : {}),
+        code: error.code,
+      },
+    };
+  }
+}
+
+function tooManyError(tooMany: { given: number; max: number }, where: string): SmsError {
+  return new SmsError(
+    'SMS_TOO_MANY_RECIPIENTS',
+    `${where} names ${tooMany.given} recipients; the limit is ${tooMany.max} per message (Max recipients): nothing sent`,
+  );
 }

@@ -9,14 +9,27 @@ export interface Recipients {
   invalid: { raw: string; error: SmsError }[];
   /** the node's list won over msg.to (both were set) */
   conflict: boolean;
+  /** more distinct recipients than `max`: nothing was normalised past the limit */
+  tooMany?: { given: number; max: number };
 }
 
-/** Split a comma/semicolon/newline list or an array into trimmed, non-empty strings. */
-export function splitRecipients(value: unknown): string[] {
+/** How deep arrays in msg.to may nest ([["+48…"]] is 2): deeper, or an array containing itself, is refused. */
+export const MAX_RECIPIENT_DEPTH = 4;
+
+/**
+ * Split a comma/semicolon/newline list or an array (of lists or arrays) into trimmed, non-empty strings.
+ * Throws SMS_NO_RECIPIENT when arrays nest deeper than MAX_RECIPIENT_DEPTH (a cyclic array does).
+ */
+export function splitRecipients(value: unknown, depth = 1): string[] {
   if (value === undefined || value === null) return [];
   if (Array.isArray(value)) {
+    if (depth > MAX_RECIPIENT_DEPTH)
+      throw new SmsError(
+        'SMS_NO_RECIPIENT',
+        `msg.to nests arrays more than ${MAX_RECIPIENT_DEPTH} deep (or contains itself): use a comma list or a flat array of numbers`,
+      );
     const out: string[] = [];
-    for (const item of value) out.push(...splitRecipients(item));
+    for (const item of value) for (const s of splitRecipients(item, depth + 1)) out.push(s);
     return out;
   }
   if (typeof value === 'number' && Number.isFinite(value)) return [String(value)];
@@ -25,6 +38,15 @@ export function splitRecipients(value: unknown): string[] {
     .split(/[,;\n]/)
     .map((s) => s.trim())
     .filter((s) => s !== '');
+}
+
+/** The node's list and msg.to both name recipients (never throws: a broken msg.to still counts as set). */
+export function hasRecipients(value: unknown): boolean {
+  try {
+    return splitRecipients(value).length > 0;
+  } catch {
+    return true;
+  }
 }
 
 /** Normalise one number to E.164; throws SMS_INVALID_NUMBER naming it. */
@@ -50,16 +72,23 @@ export function toE164(raw: string, defaultCountry?: string): string {
 export function resolveRecipients(
   configured: string | undefined,
   msgTo: unknown,
-  opts: { defaultCountry?: string; kind?: 'e164' | 'opaque' } = {},
+  opts: { defaultCountry?: string; kind?: 'e164' | 'opaque'; max?: number } = {},
 ): Recipients {
   const fromNode = splitRecipients(configured);
-  const fromMsg = splitRecipients(msgTo);
+  const fromMsg = fromNode.length ? [] : splitRecipients(msgTo);
   const raw = fromNode.length ? fromNode : fromMsg;
-  const conflict = fromNode.length > 0 && fromMsg.length > 0;
+  const conflict = fromNode.length > 0 && hasRecipients(msgTo);
+  const max = opts.max ?? Infinity;
   const seen = new Set<string>();
   const valid: string[] = [];
   const invalid: Recipients['invalid'] = [];
+  const typed = new Set<string>();
   for (const item of raw) {
+    // a number typed twice the same way is one recipient; past the limit nothing more is parsed
+    if (typed.has(item)) continue;
+    typed.add(item);
+    if (valid.length + invalid.length >= max)
+      return { valid, invalid, conflict, tooMany: { given: new Set(raw).size, max } };
     let number: string;
     if (opts.kind === 'opaque') number = item;
     else {

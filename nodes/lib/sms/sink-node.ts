@@ -1,8 +1,9 @@
 /**
  * The glue every sink node file calls:
  *
- *   attachSink(node, config, provider, RED._)
+ *   attachSink(node, config, provider, RED._, sinkOptions(RED), clusterSink(node, store, RED._))
  *
+ * (the last argument only with an `sms-cluster`: dedupe and rate limit shared through Redis)
  * registers the node's 'input' and 'close' handlers and runs each input message through the shared
  * pipeline (recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded
  * queue, retries) using `provider` to submit each SMS. A node file stays thin: it resolves its config
@@ -14,10 +15,17 @@
  * - failed: a Catch-able error whose `err.code` is an SmsErrorCode. With ONE recipient the node calls
  *   `done(err)` (msg.sms carries `{to, status:'failed', code, …}`); with several, `node.error(err, copy)`
  *   for each failed recipient (the copy carries that recipient's msg.sms) and `done()` at the end.
- *   Message-level failures (no recipient, bad template, empty or too-long text) are one `done(err)`.
+ *   Message-level failures (no recipient, too many recipients, bad template, empty or too-long text)
+ *   are one `done(err)`. SMS_UNCERTAIN: the SMS may have been sent (an ambiguous failure, not retried).
  *   Rate-limited (SMS_RATE_LIMITED) and queue-overflow (SMS_QUEUE_FULL) SMS are failures too.
  * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, a warning, counted.
- * - cancelled by close/redeploy: `done()` silently; one warning with the count.
+ *
+ * Close (redeploy, shutdown): input is refused (SMS_CANCELLED); each queued SMS fails with
+ * SMS_CANCELLED on its own message; each request in flight is let finish (never aborted) and its
+ * outcome reported as above. The close handler calls done() when the last outcome is known, or just
+ * before Node-RED's close timeout (nodeCloseTimeout, 15 s): a request still in flight then keeps
+ * running to its own timeout and its outcome is still sent / raised; a warning says how many were left.
+ * A success that arrives while closing is also logged (after a full deploy its output goes nowhere).
  */
 import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
@@ -39,6 +47,8 @@ export interface SinkConfig {
   dedupeWindow?: number | string;
   /** max segments per SMS (default 3) */
   maxParts?: number | string;
+  /** max distinct recipients per message (default 20): more = SMS_TOO_MANY_RECIPIENTS, nothing sent */
+  maxRecipients?: number | string;
   /** beyond maxParts: 'refuse' (error SMS_TOO_LONG, default) or 'truncate' */
   tooLong?: 'refuse' | 'truncate';
   /** ISO country for national numbers, e.g. 'PL' */
@@ -69,6 +79,24 @@ export interface SinkHost {
   error(err: unknown, msg?: unknown): void;
   on(event: 'input', handler: InputHandler): void;
   on(event: 'close', handler: (removed: boolean, done: () => void) => void): void;
+}
+
+export interface SinkOptions {
+  /** Node-RED's `nodeCloseTimeout` (ms, default 15 000): close must call done() before it */
+  nodeCloseTimeout?: unknown;
+}
+
+/** The sink options a node file reads from RED (structural: no Node-RED import here). */
+export function sinkOptions(RED: { settings?: unknown }): SinkOptions {
+  const settings = (RED.settings ?? {}) as { nodeCloseTimeout?: unknown };
+  return { nodeCloseTimeout: settings.nodeCloseTimeout };
+}
+
+/** How long close waits for requests in flight: just under Node-RED's close timeout. */
+export function closeWaitMs(nodeCloseTimeout: unknown): number {
+  const n = Number(nodeCloseTimeout);
+  const limit = Number.isFinite(n) && n > 0 ? n : 15_000;
+  return Math.max(0, limit - Math.min(1_000, limit / 10));
 }
 
 /** What attachSink gives back (for tests and the node file; nodes need not keep it). */
@@ -131,6 +159,7 @@ export function attachSink(
   config: SinkConfig,
   provider: SmsProvider | undefined,
   t: Translate,
+  options: SinkOptions = {},
   /** a cluster's shared guards and status (clusterSink); absent = this instance alone */
   shared?: SinkShared,
 ): SinkHandle {
@@ -145,15 +174,16 @@ export function attachSink(
   const testMode = !!provider.testMode;
   const statusT = memoTranslate(t);
   const show = (s: NodeStatus | Record<string, never>) => host.status(shared ? shared.status(s) : s);
-  const opts = pipelineOptions(config);
+  const opts = pipelineOptions(config, host.id);
   if (shared) opts.guards = (local) => shared.guards(local, opts);
   // every change of the counters shows at once (the pipeline never calls this while constructing)
   const p: SmsPipeline = new SmsPipeline(opts, provider, () => {
     if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
   });
-  if (p.templateError) {
-    host.error(p.templateError);
-    host.status({ fill: 'red', shape: 'ring', text: p.templateError.code });
+  const deployError = p.templateError ?? p.configuredError;
+  if (deployError) {
+    host.error(deployError);
+    host.status({ fill: 'red', shape: 'ring', text: deployError.code });
   } else if (p.invalidConfigured.length > 0) {
     const numbers = p.invalidConfigured.join(', ');
     host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
@@ -174,6 +204,8 @@ export function attachSink(
       many = recipients > 1;
       switch (o.kind) {
         case 'sent':
+          // while closing, the flow's wires may already be gone (full deploy): leave a trace in the log
+          if (p.isClosed) host.warn(t(SINK + 'sentAfterClose', { to: o.to, ids: o.sms.ids.join(', ') }));
           send({ ...msg, sms: o.sms });
           break;
         case 'duplicate':
@@ -183,8 +215,6 @@ export function attachSink(
           break;
         case 'failed':
           if (many) host.error(o.error, { ...msg, sms: o.sms });
-          break;
-        case 'cancelled':
           break;
       }
     };
@@ -209,16 +239,23 @@ export function attachSink(
     );
   });
 
-  host.on('close', (_removed, done) => {
-    p.close()
-      .then(
-        (cancelled) => {
-          if (cancelled > 0) host.warn(t(SINK + 'cancelled', { count: cancelled }));
-        },
-        () => {},
-      )
-      .then(() => shared?.close())
-      .then(done, done);
+  host.on('close', (removed, done) => {
+    const clock = p.opts.clock;
+    let finished = false;
+    const finish = () => {
+      if (finished) return;
+      finished = true;
+      clock.clearTimeout(timer);
+      // the last user of a cluster closes its client (a request still in flight then skips Redis)
+      if (shared) void shared.close().then(done, done);
+      else done();
+    };
+    const timer = clock.setTimeout(() => {
+      // never abort: the requests keep running to their own timeout and still report their outcome
+      host.warn(t(SINK + 'stillSending', { count: p.inFlight }));
+      finish();
+    }, closeWaitMs(options.nodeCloseTimeout));
+    p.close(removed).then(finish, finish);
   });
   return { pipeline: p };
 }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SMSAPI, type SmsDetails } from 'smsapi';
+import { redactUrl } from '../safe-url';
 import { fromFetchFailure, SmsError } from '../sms/errors';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 
@@ -8,6 +9,10 @@ import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider
  * (the client mutates it). Every logical SMS carries an `idx` with `checkIdx`, so SMSAPI itself
  * refuses a second copy (error 53): a retry after a lost answer can never send two SMS, and an
  * error 53 on a retry means the earlier attempt went through.
+ *
+ * The client calls the global fetch with its default redirect mode and sends the token only in the
+ * Authorization header, which fetch drops on a redirect to another origin (Fetch standard, undici):
+ * a redirect never carries the token elsewhere (proved in test/admin-endpoints.test.ts).
  *
  * The client takes no AbortSignal: the pipeline stops waiting on timeout/close and the request
  * finishes (or fails) on its own.
@@ -44,17 +49,18 @@ export function serviceUrl(url: string | undefined): string {
   try {
     parsed = new URL(value);
   } catch {
-    throw new SmsError('SMS_CONFIG', `SMSAPI: invalid service URL "${value}"`);
+    throw new SmsError('SMS_CONFIG', `SMSAPI: invalid service URL "${redactUrl(value)}"`);
   }
   if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')
-    throw new SmsError('SMS_CONFIG', `SMSAPI: the service URL must be http(s): "${value}"`);
+    throw new SmsError('SMS_CONFIG', `SMSAPI: the service URL must be http(s): "${redactUrl(value)}"`);
   if (parsed.username || parsed.password)
     throw new SmsError('SMS_CONFIG', 'SMSAPI: put the token in the credentials, not in the URL');
   return value.replace(/\/+$/, '');
 }
 
 /** MessageError codes → pipeline codes. Transient: 201, 202, 999. */
-const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolean }> = {
+/** ambiguous: an internal error may follow a processed request (safe to retry: idx + check_idx) */
+const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolean; ambiguous?: boolean }> = {
   11: { code: 'SMS_TOO_LONG' },
   12: { code: 'SMS_TOO_LONG' },
   13: { code: 'SMS_INVALID_NUMBER' },
@@ -64,9 +70,9 @@ const MESSAGE_CODES: Record<number, { code: SmsError['code']; transient?: boolea
   102: { code: 'SMS_AUTH' },
   103: { code: 'SMS_INSUFFICIENT_FUNDS' },
   105: { code: 'SMS_AUTH' },
-  201: { code: 'SMS_PROVIDER', transient: true },
+  201: { code: 'SMS_PROVIDER', transient: true, ambiguous: true },
   202: { code: 'SMS_RATE_LIMITED', transient: true },
-  999: { code: 'SMS_PROVIDER', transient: true },
+  999: { code: 'SMS_PROVIDER', transient: true, ambiguous: true },
 };
 
 interface ClientError {
@@ -113,6 +119,7 @@ export function mapSmsapiError(err: unknown): SmsError {
     const extra = providerCode === 13 ? invalidNumbers(e.data) : '';
     return new SmsError(known?.code ?? 'SMS_PROVIDER', `SMSAPI error ${providerCode}: ${text}${extra}`, {
       transient: known?.transient,
+      ambiguous: known?.ambiguous,
       providerCode,
     });
   }
@@ -124,7 +131,8 @@ export function mapSmsapiError(err: unknown): SmsError {
     // the client does not expose response headers on errors, so Retry-After cannot be read: back off
     if (status === 429) return new SmsError('SMS_RATE_LIMITED', message, { status, transient: true });
     if (status === 408) return new SmsError('SMS_TIMEOUT', message, { status, transient: true });
-    if (status >= 500) return new SmsError('SMS_PROVIDER', message, { status, transient: true });
+    if (status >= 500)
+      return new SmsError('SMS_PROVIDER', message, { status, transient: true, ambiguous: true });
     return new SmsError('SMS_PROVIDER', message, { status });
   }
   if (e.name === 'TypeError' && e.message === 'fetch failed') return fromFetchFailure(err, 'SMSAPI');
@@ -134,9 +142,7 @@ export function mapSmsapiError(err: unknown): SmsError {
   return new SmsError(
     'SMS_PROVIDER',
     `SMSAPI: unexpected answer (${e.name ?? 'Error'}: ${e.message ?? ''})`,
-    {
-      transient: true,
-    },
+    { transient: true, ambiguous: true },
   );
 }
 
