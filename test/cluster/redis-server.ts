@@ -31,11 +31,15 @@ export class RedisServer {
   private constructor(
     readonly port: number,
     private readonly tls?: RedisTls,
+    private readonly extra: string[] = [],
   ) {}
 
-  /** With `tls`, the port speaks TLS only (rediss://). */
-  static async start(tls?: RedisTls): Promise<RedisServer> {
-    const server = new RedisServer(await freePort(), tls);
+  /**
+   * With `tls`, the port speaks TLS only (rediss://). `extra`: more redis-server options, e.g. an ACL
+   * user: `['--user', 'alice', 'on', '>secret', '~*', '&*', '+@all']`.
+   */
+  static async start(tls?: RedisTls, extra: string[] = []): Promise<RedisServer> {
+    const server = new RedisServer(await freePort(), tls, extra);
     await server.restart();
     return server;
   }
@@ -58,7 +62,7 @@ export class RedisServer {
     const tlsKey = this.tls ? ['--tls-key-file', this.tls.keyFile, '--tls-auth-clients', 'no'] : [];
     const child = spawn(
       REDIS_SERVER,
-      [...ports, ...tlsKey, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      [...ports, ...tlsKey, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...this.extra],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
