@@ -27,6 +27,8 @@ export interface FlowParams {
   to?: string;
   /** pipeline concurrency for the sinks (the node property, where the node has it) */
   concurrency?: number;
+  /** a Redis URL: every source and sink of the flow uses an `sms-cluster` on it */
+  cluster?: string;
 }
 
 type N = Record<string, unknown>;
@@ -263,7 +265,18 @@ export function buildFlow(name: FlowName, p: FlowParams): FlowSpec {
         };
     }
   })();
-  return { flows: placed([TAB, ...spec.flows]), credentials: spec.credentials };
+  const flows = p.cluster ? withCluster(spec.flows, p.cluster) : spec.flows;
+  return { flows: placed([TAB, ...flows]), credentials: spec.credentials };
+}
+
+const CLUSTERED = new Set(['privmx in', 'smsapi out', 'sms-gateway out']);
+
+/** the same flow with an `sms-cluster` on every source and sink */
+function withCluster(flows: N[], url: string): N[] {
+  return [
+    { id: 'cluster-cfg', type: 'sms-cluster', name: 'bench', url, prefix: 'bench:', onError: 'local' },
+    ...flows.map((n) => (CLUSTERED.has(String(n.type)) ? { ...n, cluster: 'cluster-cfg' } : n)),
+  ];
 }
 
 /** catch → global.get('benchError'): failed sends count as finished too */

@@ -13,6 +13,8 @@ export interface IngestRun {
   events: number;
   /** max events in flight (sent, not yet acknowledged by the sink); undefined = TCP backpressure only */
   window?: number;
+  /** a Redis URL: the flow's sources and sinks use an `sms-cluster` on it */
+  cluster?: string;
 }
 
 export interface IngestResult extends IngestRun {
@@ -40,7 +42,7 @@ export async function runIngest(
   const config: ConsumerConfig = {
     mode: run.mode,
     flow: run.flow,
-    params: { port },
+    params: { port, cluster: run.cluster },
     expected: positions.length,
     // progress reports cost the consumer an IPC write each: only the windowed sender needs them
     ackEvery: run.window !== undefined ? 16 : 1e9,

@@ -18,6 +18,8 @@ export interface LatencyRun {
   seconds: number;
   /** seconds of events before the measured ones (JIT, keep-alive connections): not traced */
   warmupSeconds?: number;
+  /** a Redis URL: the flow's sources and sinks use an `sms-cluster` on it */
+  cluster?: string;
 }
 
 export interface LatencyResult extends LatencyRun {
@@ -60,7 +62,7 @@ export async function runLatency(run: LatencyRun, tuning?: ConsumerConfig['tunin
   const config: ConsumerConfig = {
     mode: 'nodered',
     flow: run.flow,
-    params: { port, smsapiUrl: smsapi.url, smsapiToken: SMSAPI_TOKEN },
+    params: { port, smsapiUrl: smsapi.url, smsapiToken: SMSAPI_TOKEN, cluster: run.cluster },
     expected: -1,
     ackEvery: 1e9,
     tuning,

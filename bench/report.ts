@@ -1,4 +1,5 @@
 /** The benchmark report: a console table and BENCHMARKS.md. */
+import type { ClusterBenchResult } from './cluster';
 import type { IngestResult } from './ingest';
 import type { LatencyResult } from './latency';
 import type { Plan } from './run';
@@ -36,6 +37,8 @@ export interface Report {
   sinks: SinkResult[];
   watch?: WatchResult;
   soak?: SoakResult;
+  /** the same flows with and without an sms-cluster (Redis) */
+  cluster?: ClusterBenchResult;
   targets: Target[];
   seconds: number;
 }
@@ -264,6 +267,8 @@ export function renderMarkdown(r: Report): string {
     );
   }
 
+  if (r.cluster) out.push(...clusterSection(r.cluster));
+
   if (r.sinks.length) {
     out.push('## Sink throughput', '');
     out.push(
@@ -402,7 +407,7 @@ export function renderMarkdown(r: Report): string {
         '`bench/run.ts`. It copies the compiled package aside first, so a concurrent `npm run build` cannot ' +
         'change the code under test mid-run.',
       '- `BENCH_QUICK=1 npm run bench` (or `node bench/run.js --quick`) is a smoke test with small N; it writes ' +
-        'its report to the temp directory unless `BENCH_OUT=<file>` is set. `BENCH_ONLY=ingest,latency,sinks,watch,soak` ' +
+        'its report to the temp directory unless `BENCH_OUT=<file>` is set. `BENCH_ONLY=ingest,latency,sinks,cluster,watch,soak` ' +
         'runs some sections only.',
       '- `BENCH_CPU_PROF=<dir> npm run bench` writes a V8 CPU profile of every measured process; ' +
         '`npx tsx bench/profile-summary.ts <file>` prints self time by function and by file.',
@@ -417,4 +422,35 @@ export function renderMarkdown(r: Report): string {
     '',
   );
   return out.join('\n');
+}
+
+/** "## Cluster (Redis)": the same flows alone and with an sms-cluster, and what each event costs in Redis. */
+function clusterSection(c: ClusterBenchResult): string[] {
+  const out: string[] = ['## Cluster (Redis)', ''];
+  out.push(
+    'The same flows on one Node-RED, alone and with an `sms-cluster` on a local `redis-server` (no ' +
+      `persistence): ingest of ${int(c.events)} events (best of the interleaved rounds; every matching event ` +
+      'is claimed with `SET NX PX` before `privmx in` emits it), and the latency flow of the section above ' +
+      "(claim, then the sink's shared guards; interleaved rounds, samples pooled). Commands and round trips per event come from the server's " +
+      '`INFO stats` (`total_commands_processed`, `total_reads_processed`: one read serves every command ' +
+      'pipelined in it).' +
+      (c.error ? ` ERROR: ${c.error}` : ''),
+    '',
+  );
+  out.push(
+    table(
+      ['flow', 'events/s', 'p99 ms', 'Redis commands / event', 'round trips / event'],
+      c.rows.map((x) => [
+        x.label,
+        x.ingest ? `**${int(x.ingest.perSecond)}** (${x.ingest.rounds.map((v) => int(v)).join(' / ')})` : '',
+        x.latency
+          ? `**${fmt(x.latency.p99, 2)}** (${int(x.latency.received)} / ${int(x.latency.expected)} SMS)`
+          : '',
+        x.commandsPerEvent !== undefined ? fmt(x.commandsPerEvent, 2) : '',
+        x.readsPerEvent !== undefined ? fmt(x.readsPerEvent, 3) : '',
+      ]),
+    ),
+    '',
+  );
+  return out;
 }

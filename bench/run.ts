@@ -6,13 +6,14 @@
  *   npm run bench                      full run (~4 minutes here), writes BENCHMARKS.md
  *   BENCH_QUICK=1 npm run bench        smoke test with small N (or: node bench/run.js --quick),
  *                                      writes the report to the temp directory unless BENCH_OUT is set
- *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, watch, soak)
+ *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, cluster, watch, soak)
  *   BENCH_OUT=<file>                   where to write the report
  *   BENCH_CPU_PROF=<dir>               V8 CPU profile of every measured process (bench/profile-summary.ts)
  */
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { runClusterBench } from './cluster';
 import { FramePool } from './events';
 import { IngestResult, IngestRun, runIngest } from './ingest';
 import { LatencyResult, percentile, runLatency } from './latency';
@@ -85,7 +86,7 @@ export function plan(quick: boolean): Plan {
       };
 }
 
-type Section = 'ingest' | 'latency' | 'sinks' | 'watch' | 'soak';
+type Section = 'ingest' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
@@ -321,6 +322,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
       }
     }
 
+    if (wanted('cluster')) report.cluster = await runClusterBench(p, log);
     if (wanted('watch')) {
       const r: WatchResult = await runWatch({ messages: p.watchMessages, open: p.watchOpen });
       report.watch = r;
@@ -370,6 +372,7 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
     ...report.sinks,
     ...(report.watch ? [report.watch] : []),
     ...(report.soak ? [report.soak] : []),
+    ...(report.cluster ? [report.cluster] : []),
   ].filter((r) => r.error);
   return errors.length ? 1 : 0;
 }

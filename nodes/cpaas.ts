@@ -6,6 +6,9 @@ import {
   type CpaasAccountCredentials,
   testLogin,
 } from './lib/cpaas/account';
+import { configIdentity } from './lib/cluster/keys';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
 import { DESTINATIONS } from './lib/destinations';
 import { Network, proxyChoice } from './lib/proxy';
@@ -24,16 +27,20 @@ interface KandyCpaasDef extends NodeDef {
 
 interface KandyCpaasNode extends Node<CpaasAccountCredentials> {
   account: CpaasAccount;
+  /** for cluster claim keys: URL and client id (never a secret) */
+  identity: string;
 }
 
 interface CpaasInDef extends NodeDef {
   cpaas?: string;
   destination?: string;
   events?: string[] | string;
+  cluster?: string;
 }
 
 interface CpaasOutDef extends NodeDef, SinkConfig {
   cpaas?: string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -52,6 +59,7 @@ export = function (RED: NodeAPI) {
   /** Kandy / Ribbon CPaaS account: the token, and ONE notification channel shared by every `cpaas in`. */
   function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
     RED.nodes.createNode(this, config);
+    this.identity = configIdentity(String(config.url ?? ''), String(config.clientId ?? '').trim());
     testEndpoint.deployed(this, config);
     this.account = new CpaasAccount(
       config,
@@ -85,8 +93,15 @@ export = function (RED: NodeAPI) {
       this.status({ fill: 'red', shape: 'ring', text: t('cpaas-in.status.noDestination') });
       return;
     }
+    const out = clusterSource(
+      this,
+      clusterStore(RED, config.cluster),
+      node?.identity ?? '',
+      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      t,
+    );
     const source = new CpaasSource(
-      { status: (s) => this.status(s), send: (msg) => this.send(msg as unknown as NodeMessage) },
+      { status: (s) => out.status(s), send: (msg) => out.emit(msg as { payload?: unknown }) },
       destination,
       parseEvents(config.events),
       t,
@@ -99,7 +114,9 @@ export = function (RED: NodeAPI) {
   function CpaasOut(this: Node, config: CpaasOutDef) {
     RED.nodes.createNode(this, config);
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
-    attachSink(this as unknown as SinkHost, config, node?.account.provider(), t, sinkOptions(RED));
+    const host = this as unknown as SinkHost;
+    const shared = clusterSink(host, clusterStore(RED, config.cluster), t);
+    attachSink(host, config, node?.account.provider(), t, sinkOptions(RED), shared);
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { configIdentity } from './lib/cluster/keys';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
 import { DESTINATIONS } from './lib/destinations';
 import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/connection';
@@ -23,11 +26,14 @@ interface EsmsAfricaDef extends NodeDef {
 interface EsmsAfricaNode extends Node<EsmsCredentials> {
   url: string;
   connection: EsmsConnection;
+  /** for cluster claim keys: the service URL (never a token) */
+  identity: string;
 }
 
 interface EsmsInDef extends NodeDef {
   esms?: string;
   events?: string[] | string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -45,6 +51,7 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_ESMS_URL;
+    this.identity = configIdentity(this.url);
     const credentials = this.credentials ?? {};
     this.connection = new EsmsConnection({
       url: this.url,
@@ -64,10 +71,17 @@ export = function (RED: NodeAPI) {
   function EsmsIn(this: Node, config: EsmsInDef) {
     RED.nodes.createNode(this, config);
     const account = config.esms ? (RED.nodes.getNode(config.esms) as EsmsAfricaNode | null) : null;
+    const out = clusterSource(
+      this,
+      clusterStore(RED, config.cluster),
+      account?.identity ?? '',
+      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      t,
+    );
     const user: EsmsUser = {
       events: normaliseEvents(config.events),
-      onConnectionState: (state: ConnectionState) => showState(this, state, t),
-      onEvent: (msg) => this.send(msg as unknown as NodeMessage),
+      onConnectionState: (state: ConnectionState) => showState(out, state, t),
+      onEvent: (msg) => out.emit(msg),
     };
     attachSource(this, account?.connection, user, t);
   }

@@ -1,5 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSink } from './lib/cluster/nodes';
 import { DESTINATIONS } from './lib/destinations';
 import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
@@ -36,6 +38,7 @@ interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
   server?: string;
   mode?: string;
   extension?: string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -89,7 +92,14 @@ export = function (RED: NodeAPI) {
     const host: SinkHost = voicemail
       ? withExtensionInput(this as unknown as SinkHost)
       : (this as unknown as SinkHost);
-    attachSink(host, sinkConfig, provider, t, sinkOptions(RED));
+    attachSink(
+      host,
+      sinkConfig,
+      provider,
+      t,
+      sinkOptions(RED),
+      clusterSink(host, clusterStore(RED, config.cluster), t),
+    );
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };

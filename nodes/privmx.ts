@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { AdminRED, registerTestEndpoint } from './lib/admin';
+import { configIdentity } from './lib/cluster/keys';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSource } from './lib/cluster/nodes';
 import { DESTINATIONS } from './lib/destinations';
 import type { EventMessage } from './lib/envelope';
 import { OnceLogger } from './lib/log-once';
@@ -25,6 +28,8 @@ interface BridgeDef extends NodeDef {
 
 interface BridgeNode extends Node<BridgeCredentials> {
   connection: PrivmxConnection;
+  /** for cluster claim keys: URL, solution and API key id (never the secret) */
+  identity: string;
 }
 
 interface PrivmxInDef extends NodeDef {
@@ -32,6 +37,7 @@ interface PrivmxInDef extends NodeDef {
   channels?: unknown;
   types?: unknown;
   containerIds?: unknown;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -48,6 +54,10 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     testEndpoint.deployed(this, config);
     const credentials = this.credentials ?? {};
+    this.identity = configIdentity(
+      config.url,
+      `${config.solutionId ?? ''}\u0000${credentials.apiKeyId ?? ''}`,
+    );
     const once = new OnceLogger((message) => this.warn(message));
     this.connection = new PrivmxConnection(
       {
@@ -87,10 +97,17 @@ export = function (RED: NodeAPI) {
       return;
     }
     const bridge = RED.nodes.getNode(config.bridge) as BridgeNode | null;
+    const out = clusterSource(
+      this,
+      clusterStore(RED, config.cluster),
+      bridge?.identity ?? '',
+      (msg: EventMessage) => this.send(msg as unknown as Parameters<Node['send']>[0]),
+      t,
+    );
     const user = new PrivmxSubscriber(
       selection,
-      (msg: EventMessage) => this.send(msg as unknown as Parameters<Node['send']>[0]),
-      (state) => showState(this, state, t),
+      (msg: EventMessage) => out.emit(msg),
+      (state) => showState(out, state, t),
     );
     attachSource(this, bridge?.connection, user, t);
   }

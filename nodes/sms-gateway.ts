@@ -1,5 +1,8 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { configIdentity } from './lib/cluster/keys';
+import { clusterStore } from './lib/cluster/lookup';
+import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
 import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
@@ -32,16 +35,20 @@ interface GatewayNode extends Node<GatewayCredentials> {
   wsAuth: WsAuthMode;
   connection: GatewayConnection;
   provider: GatewayProvider;
+  /** for cluster claim keys: the gateway URL (never the key) */
+  identity: string;
 }
 
 interface GatewayInDef extends NodeDef {
   gateway?: string;
   events?: string[] | string;
+  cluster?: string;
 }
 
 interface GatewayOutDef extends NodeDef, SinkConfig {
   gateway?: string;
   concurrency?: number | string;
+  cluster?: string;
 }
 
 export = function (RED: NodeAPI) {
@@ -67,6 +74,7 @@ export = function (RED: NodeAPI) {
     this.url = (config.url || '').trim() || DEFAULT_GATEWAY_URL;
     this.from = (config.from || '').trim();
     this.wsAuth = wsAuthMode(config.wsAuth);
+    this.identity = configIdentity(this.url);
     const apiKey = this.credentials?.apiKey;
     const network = new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id)));
     this.connection = new GatewayConnection({
@@ -93,10 +101,17 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const gateway = config.gateway ? (RED.nodes.getNode(config.gateway) as GatewayNode | null) : null;
     const events = eventSelection(config.events);
+    const out = clusterSource(
+      this,
+      clusterStore(RED, config.cluster),
+      gateway?.identity ?? '',
+      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      t,
+    );
     const user: GatewayUser = {
       wants: (type) => events.has(type),
-      deliver: (msg) => this.send(msg as unknown as NodeMessage),
-      onConnectionState: (state: ConnectionState) => this.status(gatewayStatus(state, t)),
+      deliver: (msg) => out.emit(msg),
+      onConnectionState: (state: ConnectionState) => out.status(gatewayStatus(state, t)),
     };
     attachSource(this, gateway?.connection, user, t);
   }
@@ -114,7 +129,15 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    attachSink(this as unknown as SinkHost, { ...config, from }, gateway?.provider, t, sinkOptions(RED));
+    const host = this as unknown as SinkHost;
+    attachSink(
+      host,
+      { ...config, from },
+      gateway?.provider,
+      t,
+      sinkOptions(RED),
+      clusterSink(host, clusterStore(RED, config.cluster), t),
+    );
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };

@@ -1,5 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { clusterSink } from './lib/cluster/nodes';
+import { clusterStore } from './lib/cluster/lookup';
 import { DESTINATIONS } from './lib/destinations';
 import { Network, proxyChoice } from './lib/proxy';
 import { SmsError } from './lib/sms/errors';
@@ -25,6 +27,7 @@ interface SmsapiAccountNode extends Node<SmsapiCredentials> {
 
 interface SmsapiOutDef extends NodeDef, SinkConfig {
   account?: string;
+  cluster?: string;
   normalize?: boolean | string;
 }
 
@@ -85,7 +88,14 @@ export = function (RED: NodeAPI) {
         return;
       }
     }
-    attachSink(host, config, provider, t, sinkOptions(RED));
+    attachSink(
+      host,
+      config,
+      provider,
+      t,
+      sinkOptions(RED),
+      clusterSink(host, clusterStore(RED, config.cluster), t),
+    );
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };

@@ -118,6 +118,8 @@
       },
       queueSize: { value: 100, validate: wholeNumber(1, 100000) },
       overflow: { value: 'drop-new' },
+      // optional sms-cluster: shared dedupe and rate limit across Node-RED instances
+      cluster: { value: '', type: 'sms-cluster', required: false },
       retries: { value: 3, validate: wholeNumber(0, 10) },
       timeout: {
         value: 15,

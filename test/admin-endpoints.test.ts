@@ -35,8 +35,8 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
     await d.close();
   });
 
-  it('the table covers 6 endpoints × 4 node ids × 2 URLs × 2 body shapes', () => {
-    assert.equal(table.length, 96);
+  it('the table covers 7 endpoints × 4 node ids × 2 URLs × 2 body shapes', () => {
+    assert.equal(table.length, 112);
     assert.deepEqual([...new Set(table.map((o) => o.type))], [...TYPES]);
     // the ids are what they claim: stored credentials, deployed or not
     const red = helper as unknown as { _redNodes: { getCredentials(id: string): unknown } };
@@ -66,7 +66,7 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
 
   it('every other JSON case answers CREDENTIALS_REQUIRED, translated, and sends nothing at all', () => {
     const others = table.filter((t) => t.body === 'JSON' && !(t.id === 'own' && t.url === 'deployed'));
-    assert.equal(others.length, 42);
+    assert.equal(others.length, 49);
     for (const o of others) {
       const where = `${o.type} × ${o.id} × ${o.url}`;
       assert.equal(o.status, 200, where);
@@ -78,7 +78,7 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
 
   it('form-encoded bodies get 415 and send nothing, whatever the id and URL', () => {
     const forms = table.filter((t) => t.body === 'form');
-    assert.equal(forms.length, 48);
+    assert.equal(forms.length, 56);
     for (const o of forms) {
       assert.equal(o.status, 415, `${o.type} × ${o.id} × ${o.url}`);
       assert.equal(o.answer.code, 'BAD_REQUEST');
@@ -90,7 +90,10 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
     for (const type of TYPES) {
       const from = d.recording.log.length;
       const empty = Object.fromEntries(Object.keys(typedSecrets(d, type)).map((k) => [k, '']));
-      const { answer } = await postTest(type, { config: d.config(type, d.recorderUrl), credentials: empty });
+      const { answer } = await postTest(type, {
+        config: d.config(type, d.otherUrl(type)),
+        credentials: empty,
+      });
       assert.deepEqual(
         [answer.ok, answer.code, answer.error],
         [false, 'CREDENTIALS_REQUIRED', 'common.test.credentialsMissing'],
@@ -104,7 +107,11 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
     for (const type of TYPES) {
       const typed = typedSecrets(d, type);
       const from = d.recording.log.length;
-      await postTest(type, { id: OWN_ID[type], config: d.config(type, d.recorderUrl), credentials: typed });
+      await postTest(type, {
+        id: OWN_ID[type],
+        config: d.config(type, d.otherUrl(type)),
+        credentials: typed,
+      });
       const seen = d.recording.log.slice(from).filter((r) => r.where === 'recorder');
       assert.ok(
         seen.some((r) => carries(r.what, Object.values(typed))),
@@ -126,7 +133,7 @@ describe('Test connection endpoints: stored secrets stay with their deployed nod
 
   it("a URL's user:pass@ never appears in a test answer", async () => {
     const outcomes = await runUserinfo(d);
-    assert.equal(outcomes.length, 18);
+    assert.equal(outcomes.length, 21);
     for (const o of outcomes)
       assert.equal(o.echoed, false, `${o.type} ${o.url}: ${JSON.stringify(o.answer)}`);
   });

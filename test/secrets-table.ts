@@ -3,13 +3,16 @@
  * every config type deployed against its fake (through a recording forwarder, so what reaches the
  * deployed server is seen too), a core `mqtt-broker` with a password, and a config node of each type
  * in a disabled flow (credentials stored, node not deployed). A recording server on loopback stands
- * for "another address"; a redirector sends every request to it with a 307.
+ * for "another address"; a redirector sends every request to it with a 307. `sms-cluster` speaks
+ * Redis, not HTTP: its deployed address is a recording TCP forwarder to a real redis-server with an ACL
+ * user, and its "another address" a TCP server that records the bytes (AUTH carries the password).
  */
 import http from 'http';
 import net from 'net';
 import type { AddressInfo } from 'net';
 import type { NodeAPI } from 'node-red';
 import { WebSocketServer } from 'ws';
+import clusterNodes from '../nodes/cluster';
 import cpaasNodes from '../nodes/cpaas';
 import esmsNodes from '../nodes/esms';
 import pbxwareNodes from '../nodes/pbxware';
@@ -17,6 +20,7 @@ import privmxNodes from '../nodes/privmx';
 import gatewayNodes from '../nodes/sms-gateway';
 import smsapiNodes from '../nodes/smsapi';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
+import { RedisServer } from './cluster/redis-server';
 import { FakeCpaas } from './fakes/cpaas';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
 import { FakePbxware, startFakePbxware } from './fakes/pbxware';
@@ -35,8 +39,11 @@ export const TYPES = [
   'smsapi-account',
   'pbxware-server',
   'kandy-cpaas',
+  'sms-cluster',
 ] as const;
 export type ConfigType = (typeof TYPES)[number];
+/** the types that speak HTTP (Redis has no redirects) */
+export const HTTP_TYPES = TYPES.filter((t) => t !== 'sms-cluster');
 
 export const NODE_MODULES = [
   privmxNodes,
@@ -45,6 +52,7 @@ export const NODE_MODULES = [
   smsapiNodes,
   pbxwareNodes,
   cpaasNodes,
+  clusterNodes,
   mqttNodes,
 ];
 
@@ -56,6 +64,7 @@ export const OWN_ID: Record<ConfigType, string> = {
   'smsapi-account': 'sa',
   'pbxware-server': 'px',
   'kandy-cpaas': 'cp',
+  'sms-cluster': 'rc',
 };
 export const FOREIGN_ID = 'mq';
 const offId = (type: ConfigType) => `off-${OWN_ID[type]}`;
@@ -67,6 +76,7 @@ export const CREDENTIAL_KEYS: Record<ConfigType, string[]> = {
   'smsapi-account': ['token'],
   'pbxware-server': ['apiKey'],
   'kandy-cpaas': ['clientSecret', 'email', 'password'],
+  'sms-cluster': ['username', 'password'],
 };
 
 // ------------------------------------------------------------------------------------ recording
@@ -75,6 +85,11 @@ export interface Recorded {
   /** which server saw it: `recorder`, `redirector` or `deployed <type>` */
   where: string;
   what: string;
+}
+
+async function listenTcp(server: net.Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
 }
 
 async function listen(server: http.Server): Promise<string> {
@@ -96,10 +111,10 @@ const describeRequest = (req: http.IncomingMessage, body: Buffer | string = '') 
 
 export class Recording {
   readonly log: Recorded[] = [];
-  private readonly servers: http.Server[] = [];
+  private readonly servers: net.Server[] = [];
   private readonly sockets = new Set<net.Socket>();
 
-  private track(server: http.Server): http.Server {
+  private track<S extends net.Server>(server: S): S {
     this.servers.push(server);
     server.on('connection', (s: net.Socket) => {
       this.sockets.add(s);
@@ -184,6 +199,44 @@ export class Recording {
     return listen(server);
   }
 
+  /** "another address" for Redis: records every byte a client sends, answers an error and hangs up */
+  async redisRecorder(): Promise<string> {
+    const server = this.track(
+      net.createServer((socket) => {
+        const entry: Recorded = { where: 'recorder', what: '' };
+        this.log.push(entry);
+        socket.on('error', () => undefined);
+        socket.on('data', (chunk: Buffer) => {
+          entry.what += chunk.toString('latin1');
+          socket.end('-ERR not here\r\n');
+        });
+      }),
+    );
+    return `redis://127.0.0.1:${await listenTcp(server)}`;
+  }
+
+  /** the deployed address of `sms-cluster`: records what clients send, passes the bytes to Redis */
+  async redisForwarder(port: number): Promise<string> {
+    const server = this.track(
+      net.createServer((socket) => {
+        const entry: Recorded = { where: 'deployed sms-cluster', what: '' };
+        this.log.push(entry);
+        const upstream = net.connect(port, '127.0.0.1');
+        this.sockets.add(upstream);
+        upstream.on('close', () => this.sockets.delete(upstream));
+        socket.on('data', (chunk: Buffer) => {
+          entry.what += chunk.toString('latin1');
+          upstream.write(chunk);
+        });
+        upstream.pipe(socket);
+        upstream.on('error', () => socket.destroy());
+        socket.on('error', () => upstream.destroy());
+        socket.on('close', () => upstream.destroy());
+      }),
+    );
+    return `redis://127.0.0.1:${await listenTcp(server)}`;
+  }
+
   async close(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await Promise.all(this.servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
@@ -197,6 +250,9 @@ export function variants(value: string): string[] {
 
 // ----------------------------------------------------------------------------------- deployment
 
+/** the `sms-cluster` node's stored credentials: an ACL user of the test's Redis */
+const REDIS_USER = { username: 'tbl-redis-user-Kk2', password: 'tbl-Redis-Passw0rd-Mm4' };
+
 export class Deployment {
   readonly recording = new Recording();
   bridge!: FakePrivmxBridge;
@@ -205,10 +261,13 @@ export class Deployment {
   smsapi!: FakeSmsapi;
   pbx!: FakePbxware;
   cpaas!: FakeCpaas;
+  /** a real Redis whose ACL user is the `sms-cluster` node's */
+  redis!: RedisServer;
   /** the address each config node was deployed with (its forwarder) */
   readonly deployedUrl = {} as Record<ConfigType, string>;
   recorderUrl = '';
   redirectorUrl = '';
+  redisRecorderUrl = '';
   private esmsToken = '';
 
   async start(): Promise<void> {
@@ -226,7 +285,17 @@ export class Deployment {
     this.cpaas = await new FakeCpaas({
       users: [{ email: 'tbl.carol@example.com', password: 'tbl-Cpaas-Passw0rd-Nn5', userId: 'carol' }],
     }).start();
-    const fakes: Record<ConfigType, string> = {
+    const { username, password } = REDIS_USER;
+    this.redis = await RedisServer.start(undefined, [
+      '--user',
+      username,
+      'on',
+      `>${password}`,
+      '~*',
+      '&*',
+      '+@all',
+    ]);
+    const fakes: Record<Exclude<ConfigType, 'sms-cluster'>, string> = {
       'privmx-bridge': this.bridge.url,
       'sms-gateway': this.gateway.url,
       'esms-africa': this.esms.url,
@@ -234,8 +303,10 @@ export class Deployment {
       'pbxware-server': this.pbx.url,
       'kandy-cpaas': this.cpaas.url,
     };
-    for (const type of TYPES) this.deployedUrl[type] = await this.recording.forwarder(type, fakes[type]);
+    for (const type of HTTP_TYPES) this.deployedUrl[type] = await this.recording.forwarder(type, fakes[type]);
+    this.deployedUrl['sms-cluster'] = await this.recording.redisForwarder(this.redis.port);
     this.recorderUrl = await this.recording.recorder();
+    this.redisRecorderUrl = await this.recording.redisRecorder();
     this.redirectorUrl = await this.recording.redirector(this.recorderUrl);
   }
 
@@ -248,8 +319,14 @@ export class Deployment {
       this.smsapi?.close(),
       this.pbx?.close(),
       this.cpaas?.close(),
+      this.redis?.stop(),
     ]);
     resetAuthGuards();
+  }
+
+  /** "another address" for a type: the HTTP recorder, or the Redis one */
+  otherUrl(type: ConfigType): string {
+    return type === 'sms-cluster' ? this.redisRecorderUrl : this.recorderUrl;
   }
 
   /** the settings of a type's dialog, as the editor posts them, at `url` */
@@ -268,6 +345,8 @@ export class Deployment {
       case 'kandy-cpaas':
         // user mode: the password grant, the case where another package's `password` could travel
         return { url, clientId: this.cpaas.clientId, auth: 'user', from: '+15550001111' };
+      case 'sms-cluster':
+        return { url, prefix: 'tbl:', onError: 'local' };
     }
   }
 
@@ -280,6 +359,7 @@ export class Deployment {
       sa: { token: 'tbl-Smsapi-T0ken-Uu2' },
       px: { apiKey: 'tbl-Pbx-K3y-Rr6' },
       cp: { email: 'tbl.carol@example.com', password: 'tbl-Cpaas-Passw0rd-Nn5' },
+      rc: { ...REDIS_USER },
       [FOREIGN_ID]: { user: 'mqtt-user-Ff1', password: 'mqtt-Passw0rd-Foreign-Gg7' },
       'off-pb': { apiKeyId: 'off-bridge-key-id-Aa1', apiKeySecret: 'off-Bridge-S3cret-Bb2' },
       'off-gw': { apiKey: 'sgw_0ff0ff0ff0ff0ff0ff0ff0ff0ff0ff0f' },
@@ -287,6 +367,7 @@ export class Deployment {
       'off-sa': { token: 'off-Smsapi-T0ken-Ee5' },
       'off-px': { apiKey: 'off-Pbx-K3y-Hh8' },
       'off-cp': { email: 'off.dave@example.com', password: 'off-Cpaas-Passw0rd-Jj9' },
+      'off-rc': { username: 'off-redis-user-Pp3', password: 'off-Redis-Passw0rd-Qq7' },
     };
   }
 
@@ -366,6 +447,7 @@ const OTHER_TYPE: Record<ConfigType, ConfigType> = {
   'smsapi-account': 'sms-gateway',
   'pbxware-server': 'esms-africa',
   'kandy-cpaas': 'sms-gateway',
+  'sms-cluster': 'kandy-cpaas',
 };
 
 export function idFor(type: ConfigType, id: IdCase): string {
@@ -377,11 +459,12 @@ export function idFor(type: ConfigType, id: IdCase): string {
 
 /**
  * The credentials an untouched dialog posts: `__PWRD__` for every secret; a text credential (the
- * CPaaS email) is shown to the editor, so it is posted as it is (the own node's).
+ * CPaaS email, the Redis ACL user) is shown to the editor, so it is posted as it is (the own node's).
  */
 export function editorCredentials(d: Deployment, type: ConfigType): Record<string, string> {
   const out = Object.fromEntries(CREDENTIAL_KEYS[type].map((k) => [k, '__PWRD__']));
   if (type === 'kandy-cpaas') out.email = d.credentials().cp.email;
+  if (type === 'sms-cluster') out.username = d.credentials().rc.username;
   return out;
 }
 
@@ -424,7 +507,7 @@ export async function runTable(d: Deployment): Promise<Outcome[]> {
             type,
             {
               id: nodeId,
-              config: d.config(type, url === 'deployed' ? d.deployedUrl[type] : d.recorderUrl),
+              config: d.config(type, url === 'deployed' ? d.deployedUrl[type] : d.otherUrl(type)),
               credentials: placeholders,
             },
             body,
@@ -465,6 +548,7 @@ export function typedSecrets(d: Deployment, type: ConfigType): Record<string, st
       email: 'typed.erin@example.com',
       password: 'typed-Cpaas-Passw0rd-Vv5',
     },
+    'sms-cluster': { username: 'typed-redis-user-Tt6', password: 'typed-Redis-Passw0rd-Ss8' },
   };
   return typed[type];
 }
@@ -477,7 +561,7 @@ export async function runRedirects(
   d: Deployment,
 ): Promise<{ type: ConfigType; answer: Outcome['answer']; followed: boolean }[]> {
   const out = [];
-  for (const type of TYPES) {
+  for (const type of HTTP_TYPES) {
     const typed = typedSecrets(d, type);
     const from = d.recording.log.length;
     const { answer } = await postTest(type, { config: d.config(type, d.redirectorUrl), credentials: typed });
@@ -489,14 +573,20 @@ export async function runRedirects(
 
 export const USERINFO = 'alice:Us3rinfo-Pa55';
 
-/** URLs with user:pass@ (a server that answers, one that redirects, a closed port), for each type. */
+/**
+ * URLs with user:pass@ (a server that answers, one that redirects, a closed port), for each type; for
+ * Redis: the recorder, the real Redis (which refuses the typed user) and a closed port.
+ */
 export async function runUserinfo(
   d: Deployment,
 ): Promise<{ type: ConfigType; url: string; answer: Outcome['answer']; echoed: boolean }[]> {
-  const withUserinfo = (url: string) => url.replace('http://', `http://${USERINFO}@`);
+  const withUserinfo = (url: string) => url.replace('://', `://${USERINFO}@`);
   const out = [];
   for (const type of TYPES)
-    for (const url of [d.recorderUrl, d.redirectorUrl, 'http://127.0.0.1:1'].map(withUserinfo)) {
+    for (const url of (type === 'sms-cluster'
+      ? [d.redisRecorderUrl, d.deployedUrl[type], 'redis://127.0.0.1:1']
+      : [d.recorderUrl, d.redirectorUrl, 'http://127.0.0.1:1']
+    ).map(withUserinfo)) {
       const { answer } = await postTest(type, {
         config: d.config(type, url),
         credentials: typedSecrets(d, type),

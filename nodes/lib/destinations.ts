@@ -6,6 +6,7 @@
  */
 import type { DestinationSettings } from './admin';
 import { authMode } from './cpaas/account';
+import { redisUrl } from './cluster/url';
 import { normaliseBase } from './cpaas/http';
 import { esmsWebSocketUrl } from './esms/connection';
 import { esmsRestUrl } from './esms/test-connection';
@@ -24,4 +25,6 @@ export const DESTINATIONS = {
   'smsapi-account': { url: (v) => serviceUrl(text(v)) },
   'pbxware-server': { url: (v) => pbxBase(text(v)).toString(), tenant: text },
   'kandy-cpaas': { url: (v) => normaliseBase(text(v)), clientId: text, auth: (v) => authMode(v) },
+  // the Redis password (and ACL user) go to this URL only; prefix and onError change nothing there
+  'sms-cluster': { url: redisUrl },
 } satisfies Record<string, DestinationSettings>;

@@ -38,6 +38,7 @@ export const NODE_TYPES: NodeTypeInfo[] = [
   { type: 'kandy-cpaas', set: 'cpaas', config: true, via: { type: 'cpaas out', property: 'cpaas' } },
   { type: 'cpaas in', set: 'cpaas', config: false },
   { type: 'cpaas out', set: 'cpaas', config: false },
+  { type: 'sms-cluster', set: 'cluster', config: true, via: { type: 'smsapi out', property: 'cluster' } },
   { type: 'delivery watch', set: 'delivery-watch', config: false },
 ];
 

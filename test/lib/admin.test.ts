@@ -57,6 +57,17 @@ describe('admin: destinations', () => {
       same('privmx-bridge', { url: 'http://b:9111', solutionId: 's1' }, { url: 'http://b:9111/api' }),
     );
     assert.ok(!same('privmx-bridge', { url: 'http://b:9111' }, { url: 'http://u:p@b:9111' }));
+    // Redis: the URL as the node uses it; the key prefix and onError change nothing about where it goes
+    assert.ok(
+      same(
+        'sms-cluster',
+        { url: ' redis://r:6379/0 ', prefix: 'a:' },
+        { url: 'redis://r:6379/0', onError: 'hold' },
+      ),
+    );
+    assert.ok(!same('sms-cluster', { url: 'redis://r:6379' }, { url: 'rediss://r:6379' }));
+    assert.ok(!same('sms-cluster', { url: 'redis://r:6379' }, { url: 'redis://r:6380' }));
+    assert.ok(!same('sms-cluster', { url: 'http://r:6379' }, { url: 'http://r:6379' }), 'not Redis');
   });
 
   it('compares the proxy of every type, and an invalid URL never matches, not even itself', () => {

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
+import type { SinkShared } from '../../nodes/lib/cluster/nodes';
 import { SmsError } from '../../nodes/lib/sms/errors';
+import type { Admission, SmsGuards } from '../../nodes/lib/sms/guards';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../../nodes/lib/sms/provider';
 import {
   attachSink,
@@ -54,6 +56,32 @@ class FakeProvider implements SmsProvider {
     if (!h) throw new Error('nothing held');
     if (result instanceof SmsError) h.reject(result);
     else h.resolve(result);
+  }
+}
+
+/** Shared guards (as a cluster's) whose answers the test gives: admit() waits for answer(). */
+class HeldGuards implements SmsGuards {
+  private answers: ((a: Admission) => void)[] = [];
+  refunded: string[] = [];
+  constructor(private readonly local: SmsGuards) {}
+  admit(): Promise<Admission> {
+    return new Promise((resolve) => this.answers.push(resolve));
+  }
+  get holding(): number {
+    return this.answers.length;
+  }
+  answer(a: Admission = 'send'): void {
+    this.answers.shift()!(a);
+  }
+  refund(key: string): void {
+    this.refunded.push(key);
+    this.local.refund(key);
+  }
+  forget(key: string): void {
+    this.local.forget(key);
+  }
+  close(removed: boolean): void {
+    this.local.close(removed);
   }
 }
 
@@ -475,6 +503,37 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     const r = await pending;
     assert.equal(r.sent.length, 1);
     assert.deepEqual(host.warnings, ['common.sink.stillSending', 'common.sink.sentAfterClose']);
+  });
+
+  it('a shared guard still answering at close: close waits for it, the SMS is SMS_CANCELLED, the token given back, then the cluster user leaves', async () => {
+    const host = new FakeHost();
+    const provider = new FakeProvider();
+    let held: HeldGuards | undefined;
+    let left = false;
+    const shared: SinkShared = {
+      guards: (local) => (held = new HeldGuards(local)),
+      status: (s) => s,
+      watch: () => {},
+      close: () => {
+        left = true;
+        return Promise.resolve();
+      },
+    };
+    attachSink(host, { to: '+48500000000', dedupeWindow: 60 }, provider, t, {}, shared);
+    const pending = host.receive({ payload: 'x' });
+    await waitFor(() => held?.holding === 1);
+    let closed = false;
+    const closing = host.close().then(() => (closed = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual([closed, left], [false, false], 'close waits for the shared answer');
+    held!.answer('send');
+    const r = await pending;
+    await closing;
+    assert.equal((r.err as SmsError).code, 'SMS_CANCELLED');
+    assert.equal(r.sent.length, 0);
+    assert.equal(provider.requests.length, 0, 'nothing sent after close');
+    assert.equal(held!.refunded.length, 1, 'the admission is given back');
+    assert.equal(left, true, 'the cluster user is deregistered');
   });
 
   it('the dedupe window survives a redeploy of the same node id; a removed node leaves nothing behind', async () => {

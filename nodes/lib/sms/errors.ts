@@ -22,6 +22,8 @@ export const SmsErrorCodes = [
   'SMS_UNCERTAIN',
   /** more recipients than the node's maxRecipients: nothing sent */
   'SMS_TOO_MANY_RECIPIENTS',
+  /** the cluster store (Redis) is unreachable and the cluster's onError is 'hold' */
+  'SMS_CLUSTER_DOWN',
 ] as const;
 
 export type SmsErrorCode = (typeof SmsErrorCodes)[number];

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock';
+import type { SmsError } from './errors';
 
 /**
  * Storm guards, all O(1) per SMS and timer-free (nothing to leak): a token bucket for SMS per
@@ -221,3 +222,63 @@ export class DedupeRegistry {
 
 /** One registry for the process: every sink node instance of this package. */
 export const dedupeRegistry = new DedupeRegistry();
+
+/**
+ * The dedupe window and rate limit as the pipeline sees them, per recipient. The local guards answer
+ * at once; a cluster's answer from Redis (nodes/lib/cluster/guards.ts) comes as a promise.
+ */
+export type Admission = 'send' | 'duplicate' | 'limited' | { error: SmsError };
+
+export interface SmsGuards {
+  /** may an SMS with this dedupe key be sent now? 'send' takes a token and remembers the key */
+  admit(key: string): Admission | Promise<Admission>;
+  /** dropped before sending: give the token back and forget the key */
+  refund(key: string): void;
+  /** not sent after all: a new attempt must not count as a duplicate */
+  forget(key: string): void;
+  /** the pipeline closed; `removed`: its node was deleted from the flows (not redeployed) */
+  close(removed: boolean): void;
+}
+
+/**
+ * This instance's own guards: the in-memory RateLimiter and DedupeWindow. With a node id the window
+ * comes from the process's dedupe registry, so a redeploy of the same node keeps it (a cluster's
+ * shared window survives in Redis anyway; this one is its fallback while Redis is down).
+ */
+export class LocalGuards implements SmsGuards {
+  readonly limiter: RateLimiter;
+  readonly dedupe: DedupeWindow;
+
+  constructor(
+    opts: { rateLimit: number; dedupeWindowMs: number },
+    private readonly clock: Pick<Clock, 'now'>,
+    /** the node id (undefined = the window is not kept across a redeploy) */
+    private readonly id?: string,
+  ) {
+    this.limiter = new RateLimiter(opts.rateLimit, clock);
+    this.dedupe =
+      id !== undefined
+        ? dedupeRegistry.acquire(id, opts.dedupeWindowMs, clock)
+        : new DedupeWindow(opts.dedupeWindowMs, clock);
+  }
+
+  admit(key: string): Admission {
+    if (this.dedupe.isDuplicate(key)) return 'duplicate';
+    if (!this.limiter.tryTake()) return 'limited';
+    this.dedupe.remember(key);
+    return 'send';
+  }
+
+  refund(key: string): void {
+    this.limiter.refund();
+    this.dedupe.forget(key);
+  }
+
+  forget(key: string): void {
+    this.dedupe.forget(key);
+  }
+
+  close(removed: boolean): void {
+    if (this.id !== undefined) dedupeRegistry.release(this.id, this.dedupe, removed, this.clock);
+  }
+}

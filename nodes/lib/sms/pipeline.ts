@@ -3,7 +3,14 @@ import type { BackoffOptions } from '../backoff';
 import { type Clock, realClock } from '../clock';
 import { tuned } from '../tuning';
 import { SmsError } from './errors';
-import { BoundedQueue, dedupeRegistry, DedupeWindow, type OverflowPolicy, RateLimiter } from './guards';
+import {
+  type Admission,
+  BoundedQueue,
+  DedupeWindow,
+  LocalGuards,
+  type OverflowPolicy,
+  type SmsGuards,
+} from './guards';
 import type { SmsProvider, SmsSendResult } from './provider';
 import { hasRecipients, type Recipients, resolveRecipients } from './recipients';
 import { cancelledError, withRetry } from './retry';
@@ -92,6 +99,8 @@ export interface PipelineOptions {
   maxRetryAfterMs: number;
   clock: Clock;
   random?: () => number;
+  /** shared guards (a cluster) wrapping this instance's own; absent = the local guards alone */
+  guards?: (local: SmsGuards) => SmsGuards;
 }
 
 /** Timings tests may shorten with `tuning.sink = {...}`. */
@@ -167,12 +176,13 @@ export class SmsPipeline {
   /** the node's own list names more recipients than maxRecipients: every message fails with it */
   readonly configuredError?: SmsError;
   private readonly template?: Template;
-  private readonly limiter: RateLimiter;
-  private readonly dedupe: DedupeWindow;
+  private readonly guards: SmsGuards;
   private readonly queue: BoundedQueue<Job>;
   /** aborted on close: ends backoff waits (never a request in flight) */
   private readonly closer = new AbortController();
   private readonly running = new Set<Promise<void>>();
+  /** admissions a shared guard (a cluster's Redis) has not answered yet */
+  private readonly admitting = new Set<Promise<void>>();
   private readonly idempotent: boolean;
   private closed = false;
   private closing?: Promise<void>;
@@ -196,11 +206,9 @@ export class SmsPipeline {
       });
       if (this.configured.tooMany) this.configuredError = tooManyError(this.configured.tooMany, 'To');
     }
-    this.limiter = new RateLimiter(opts.rateLimit, opts.clock);
-    this.dedupe =
-      opts.id !== undefined
-        ? dedupeRegistry.acquire(opts.id, opts.dedupeWindowMs, opts.clock)
-        : new DedupeWindow(opts.dedupeWindowMs, opts.clock);
+    // this instance's own guards (the dedupe window kept across a redeploy of the same node id)
+    const local = new LocalGuards(opts, opts.clock, opts.id);
+    this.guards = opts.guards ? opts.guards(local) : local;
     this.queue = new BoundedQueue<Job>(opts.queueSize, opts.overflow);
     this.idempotent = !!provider.idempotent;
   }
@@ -309,14 +317,14 @@ export class SmsPipeline {
       this.stats.lastError = bad.error.code;
       deliver(failed(bad.raw, bad.error));
     }
-    for (const to of recipients.valid) {
-      const key = DedupeWindow.key(to, text);
-      if (this.dedupe.isDuplicate(key)) {
+    // one recipient's admission (dedupe, rate limit) → an outcome now, or a job in the queue
+    const admitted = (to: string, key: string, admission: Admission): Promise<void> | undefined => {
+      if (admission === 'duplicate') {
         this.stats.duplicate++;
         deliver({ kind: 'duplicate', to, sms: info(to, 'duplicate') });
-        continue;
+        return undefined;
       }
-      if (!this.limiter.tryTake()) {
+      if (admission === 'limited') {
         this.stats.limited++;
         deliver(
           failed(
@@ -327,44 +335,77 @@ export class SmsPipeline {
             ),
           ),
         );
-        continue;
+        return undefined;
       }
-      this.dedupe.remember(key);
-      waits.push(
-        new Promise<void>((resolve) => {
-          const job: Job = {
-            sendId: `nr${randomBytes(12).toString('hex')}`,
-            to,
-            key,
-            text,
-            encoding: seg.encoding,
-            parts: seg.parts,
-            truncated,
-            msg,
-            finish: (o) => {
-              deliver(o);
-              resolve();
-            },
-          };
-          this.stats.pending++;
-          const dropped = this.queue.push(job);
-          if (dropped) {
-            this.stats.pending--;
-            this.stats.dropped++;
-            this.limiter.refund();
-            this.dedupe.forget(dropped.key);
-            dropped.finish(
-              failed(
-                dropped.to,
-                new SmsError(
-                  'SMS_QUEUE_FULL',
-                  `queue full (${opts.queueSize} pending, policy ${opts.overflow}): SMS to ${dropped.to} dropped`,
-                ),
+      if (admission !== 'send') {
+        this.stats.failed++;
+        this.stats.lastError = admission.error.code;
+        deliver(failed(to, admission.error));
+        return undefined;
+      }
+      if (this.closed) {
+        // closed while a shared guard was answering: not sent
+        this.guards.refund(key);
+        const error = cancelledError(this.provider.name);
+        this.stats.failed++;
+        this.stats.lastError = error.code;
+        deliver(failed(to, error));
+        return undefined;
+      }
+      return new Promise<void>((resolve) => {
+        const job: Job = {
+          sendId: `nr${randomBytes(12).toString('hex')}`,
+          to,
+          key,
+          text,
+          encoding: seg.encoding,
+          parts: seg.parts,
+          truncated,
+          msg,
+          finish: (o) => {
+            deliver(o);
+            resolve();
+          },
+        };
+        this.stats.pending++;
+        const dropped = this.queue.push(job);
+        if (dropped) {
+          this.stats.pending--;
+          this.stats.dropped++;
+          this.guards.refund(dropped.key);
+          dropped.finish(
+            failed(
+              dropped.to,
+              new SmsError(
+                'SMS_QUEUE_FULL',
+                `queue full (${opts.queueSize} pending, policy ${opts.overflow}): SMS to ${dropped.to} dropped`,
               ),
-            );
-          }
-        }),
-      );
+            ),
+          );
+        }
+      });
+    };
+    for (const to of recipients.valid) {
+      const key = DedupeWindow.key(to, text);
+      const admission = this.guards.admit(key);
+      if (admission instanceof Promise) {
+        // wrapped, so `decided` settles on the answer, not on the SMS it queues
+        const decided = admission.then((a) => {
+          const wait = admitted(to, key, a);
+          this.onChange();
+          this.pump();
+          return { wait };
+        });
+        const answered: Promise<void> = decided.then(
+          () => void this.admitting.delete(answered),
+          () => void this.admitting.delete(answered),
+        );
+        this.admitting.add(answered);
+        waits.push(decided.then((d) => d.wait));
+      } else {
+        const wait = admitted(to, key, admission);
+        if (wait) waits.push(wait);
+      }
     }
     this.onChange();
     this.pump();
@@ -448,7 +489,7 @@ export class SmsPipeline {
       return;
     }
     // not sent (or not known to be): a later message with the same text may try again
-    this.dedupe.forget(job.key);
+    this.guards.forget(job.key);
     this.stats.failed++;
     this.stats.lastError = result.error.code;
     job.finish({
@@ -475,17 +516,17 @@ export class SmsPipeline {
   close(removed = false): Promise<void> {
     if (this.closing) return this.closing;
     this.closed = true;
-    if (this.opts.id !== undefined)
-      dedupeRegistry.release(this.opts.id, this.dedupe, removed, this.opts.clock);
+    this.guards.close(removed);
     for (const job of this.queue.drain()) {
       this.stats.pending--;
       this.stats.failed++;
       this.stats.lastError = 'SMS_CANCELLED';
-      this.dedupe.forget(job.key);
+      this.guards.forget(job.key);
       job.finish(this.cancelled(job));
     }
     this.closer.abort();
-    this.closing = Promise.allSettled([...this.running]).then(() => undefined);
+    // SMS whose shared guard (Redis) is still answering get their outcome too (SMS_CANCELLED)
+    this.closing = Promise.allSettled([...this.running, ...this.admitting]).then(() => undefined);
     return this.closing;
   }
 

@@ -1,8 +1,9 @@
 /**
  * The glue every sink node file calls:
  *
- *   attachSink(node, config, provider, RED._, sinkOptions(RED))
+ *   attachSink(node, config, provider, RED._, sinkOptions(RED), clusterSink(node, store, RED._))
  *
+ * (the last argument only with an `sms-cluster`: dedupe and rate limit shared through Redis)
  * registers the node's 'input' and 'close' handlers and runs each input message through the shared
  * pipeline (recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded
  * queue, retries) using `provider` to submit each SMS. A node file stays thin: it resolves its config
@@ -26,6 +27,7 @@
  * running to its own timeout and its outcome is still sent / raised; a warning says how many were left.
  * A success that arrives while closing is also logged (after a full deploy its output goes nowhere).
  */
+import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
 import { type Outcome, pipelineOptions, type PipelineStats, SmsPipeline } from './pipeline';
@@ -158,19 +160,25 @@ export function attachSink(
   provider: SmsProvider | undefined,
   t: Translate,
   options: SinkOptions = {},
+  /** a cluster's shared guards and status (clusterSink); absent = this instance alone */
+  shared?: SinkShared,
 ): SinkHandle {
   if (!provider) {
     host.status({ fill: 'red', shape: 'ring', text: t(COMMON + 'status.noConfig') });
     host.on('input', (_msg, _send, done) => {
       done(new SmsError('SMS_CONFIG', t(SINK + 'noAccount')));
     });
+    if (shared) host.on('close', (_removed, done) => void shared.close().then(done, done));
     return {};
   }
   const testMode = !!provider.testMode;
   const statusT = memoTranslate(t);
+  const show = (s: NodeStatus | Record<string, never>) => host.status(shared ? shared.status(s) : s);
+  const opts = pipelineOptions(config, host.id);
+  if (shared) opts.guards = (local) => shared.guards(local, opts);
   // every change of the counters shows at once (the pipeline never calls this while constructing)
-  const p: SmsPipeline = new SmsPipeline(pipelineOptions(config, host.id), provider, () => {
-    if (!p.isClosed) host.status(sinkStatus(p.stats, testMode, statusT));
+  const p: SmsPipeline = new SmsPipeline(opts, provider, () => {
+    if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
   });
   const deployError = p.templateError ?? p.configuredError;
   if (deployError) {
@@ -181,7 +189,10 @@ export function attachSink(
     host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
     host.status({ fill: 'red', shape: 'ring', text: 'SMS_INVALID_NUMBER' });
   } else {
-    host.status(testMode ? { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.test') } : {});
+    show(testMode ? { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.test') } : {});
+    shared?.watch(() => {
+      if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
+    });
   }
 
   let conflictWarned = false;
@@ -235,7 +246,9 @@ export function attachSink(
       if (finished) return;
       finished = true;
       clock.clearTimeout(timer);
-      done();
+      // the last user of a cluster closes its client (a request still in flight then skips Redis)
+      if (shared) void shared.close().then(done, done);
+      else done();
     };
     const timer = clock.setTimeout(() => {
       // never abort: the requests keep running to their own timeout and still report their outcome
