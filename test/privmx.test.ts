@@ -320,7 +320,12 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
       pushed++;
     }, 15);
     // generous bounds: a loaded machine slows the refresh cycle, and only the outcome is asserted
-    await waitFor(() => fake.stats.authCalls.refresh_token >= 3, 15000, 'three refreshes');
+    // a refresh is followed by its bind: wait for that bind too, not only for the refresh
+    await waitFor(
+      () => fake.stats.authCalls.refresh_token >= 3 && fake.stats.bindCalls >= 4,
+      15000,
+      'three refreshes, each followed by a bind',
+    );
     clearInterval(timer);
     await waitFor(() => msgs.length === pushed, 5000, 'every event');
     assert.deepStrictEqual(
