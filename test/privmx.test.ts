@@ -18,9 +18,10 @@ const FAST = {
   },
   deadAfterMs: 5_000,
   stableAfterMs: 60_000,
-  requestTimeoutMs: 1_000,
-  handshakeTimeoutMs: 1_000,
-  closeTimeoutMs: 300,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  requestTimeoutMs: 5_000,
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 2_000,
   minRefreshDelayMs: 50,
 };
 
