@@ -7,6 +7,8 @@ import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/re
 import { compileTemplate } from '../../nodes/lib/sms/template';
 import { pipelineOptions } from '../../nodes/lib/sms/pipeline';
 import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
+import { ManualClock } from '../fakes/sms-gateway';
+import { waitFor } from '../helpers';
 
 /** A clock whose time only moves when told to. */
 function manualClock(start = 1_000_000) {
@@ -346,32 +348,38 @@ describe('lib/sms retry', function () {
   });
 
   it('an adapter that ignores the signal cannot make us wait past the timeout', async () => {
-    const started = Date.now();
-    const r = await withRetry(() => new Promise<never>(() => {}), base(scaledClock(), { timeoutMs: 3_000 }));
+    // virtual time: the attempt never settles, so only our own timeout timer can end the wait
+    const clock = new ManualClock(0);
+    const pending = withRetry(() => new Promise<never>(() => {}), base(clock, { timeoutMs: 3_000 }));
+    await waitFor(() => clock.pending > 0, 5000, 'the attempt started');
+    assert.equal(clock.nextAt(), 3_000, 'the timeout is the only wait');
+    clock.advance(3_000);
+    const r = await pending;
     assert.equal(!r.ok && r.error.code, 'SMS_TIMEOUT');
-    assert.ok(Date.now() - started < 1_000);
   });
 
   it('close (signal) ends a backoff wait and an attempt at once: cancelled', async () => {
+    // virtual time that never moves: only the close can end the backoff wait or the attempt
     const closer = new AbortController();
-    const clock = scaledClock(1); // real time: 1 s backoff
+    const clock = new ManualClock(0);
+    let attempts = 0;
     const pending = withRetry(
       async () => {
+        attempts++;
         throw new SmsError('SMS_NETWORK', 'down', { transient: true });
       },
       base(clock, { signal: closer.signal }),
     );
-    setTimeout(() => closer.abort(), 20);
-    const started = Date.now();
+    await waitFor(() => attempts === 1 && clock.pending > 0, 5000, 'in the backoff wait');
+    closer.abort();
     const r = await pending;
-    assert.ok(Date.now() - started < 500);
     assert.equal(!r.ok && r.cancelled, true);
+    assert.equal(attempts, 1);
     const closer2 = new AbortController();
-    const p2 = withRetry(
-      () => new Promise<never>(() => {}),
-      base(scaledClock(1), { signal: closer2.signal }),
-    );
-    setTimeout(() => closer2.abort(), 20);
+    const clock2 = new ManualClock(0);
+    const p2 = withRetry(() => new Promise<never>(() => {}), base(clock2, { signal: closer2.signal }));
+    await waitFor(() => clock2.pending > 0, 5000, 'the attempt started');
+    closer2.abort();
     const r2 = await p2;
     assert.equal(!r2.ok && r2.cancelled, true);
   });
