@@ -6,12 +6,19 @@ helper.init(require.resolve('node-red'));
 
 export { helper };
 
-/** Poll until `check` returns a truthy value (or throws no more); fails after `timeoutMs`. */
+/**
+ * A limit only decides how soon a broken test fails, never whether a working one passes: on a busy
+ * machine a condition can take many times longer than on a quiet one, so no wait gives up sooner.
+ */
+const MIN_WAIT_MS = 10_000;
+
+/** Poll until `check` returns a truthy value (or throws no more); fails after `timeoutMs` (10 s at least). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   timeoutMs = 5000,
   what = 'condition',
 ): Promise<T> {
+  timeoutMs = Math.max(timeoutMs, MIN_WAIT_MS);
   const start = Date.now();
   let lastError: unknown;
   for (;;) {
