@@ -711,7 +711,8 @@ describe('cpaas nodes (through Node-RED)', function () {
     await waitFor(() => fake.counts.wsUpgrade >= 2 && lastStatus('in1').text === SUBSCRIBED, 3000);
     fake.loseChannels();
     await waitFor(() => fake.counts.channelRenewGone >= 1 && lastStatus('in1').text === SUBSCRIBED, 3000);
-    await delay(300);
+    // at least one refresh at half-life too: wait for the tokens, not for a time
+    await waitFor(() => fake.tokens.size >= 3, 5000, 'three tokens issued');
     const statusCalls = ['in1', 'out'].map((id) => JSON.stringify(statuses(id)));
     await helper.unload();
     const logged = JSON.stringify(helper.log().args);
@@ -791,13 +792,11 @@ describe('cpaas nodes (through Node-RED)', function () {
       assert.strictEqual(fake.sent[0].message, `New message in thread ${threadId} by alice`);
       assert.strictEqual(fake.sent[0].address, '+16135550201');
       // a marker in the thread by another author: the filtered one, had it passed, came before it
-      helper
-        .getNode(String(filter.id))
-        .receive({
-          topic: 'privmx/thread/threadNewMessage',
-          payload: {},
-          event: { ...event, author: 'marker' },
-        });
+      helper.getNode(String(filter.id)).receive({
+        topic: 'privmx/thread/threadNewMessage',
+        payload: {},
+        event: { ...event, author: 'marker' },
+      });
       await waitFor(() => fake.sent.some((m) => / by marker$/.test(m.message)), 5000, 'the marker SMS');
       assert.strictEqual(fake.sent.length, 2, 'the other thread is filtered out');
     });

@@ -148,9 +148,12 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
     (other.event as Record<string, unknown>).type = 'threadUpdatedMessage';
     inject(other);
     inject({ payload: 'no envelope' });
-    await delay(150);
-    assert.equal(fake.requests.length, 0);
-    assert.equal(sent.length, 0);
+    // a matching marker: messages are handled in order, so an SMS for the others would come first
+    inject(threadMessage(THREAD, 'marker'));
+    await waitFor(() => sent.length === 1, 5000, 'the marker SMS');
+    assert.equal(fake.requests.length, 1);
+    assert.match(String(fake.smsRequests[0].body!.message), /marker/);
+    assert.equal(sent.length, 1);
     assert.equal(caught.length, 0);
   });
 
