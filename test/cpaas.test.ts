@@ -6,7 +6,7 @@ import { FakeCpaas } from './fakes/cpaas';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
 import { ManualClock } from './fakes/sms-gateway';
-import { CountingClock, delay, helper, waitFor } from './helpers';
+import { CountingClock, delay, helper, tick, waitFor } from './helpers';
 
 /** Distinctive secrets: every log, status, error and msg is scanned for them. */
 const SECRET = 'Pr0j-S3cr3t-7f3a9c2e';
@@ -452,10 +452,17 @@ describe('cpaas nodes (through Node-RED)', function () {
     });
 
     it('wrong credentials: red with the reason, a long backoff, no retry loop', async () => {
+      // virtual time: the whole backoff but its last millisecond goes by, on any machine
+      const manual = new ManualClock(Date.now());
+      fast({ clock: manual });
       await loadIn(cpaasIn('in1', NUM1), projectCreds('Wr0ng-S3cr3t-typo'));
       await waitFor(() => lastStatus('in1').fill === 'red');
       assert.match(lastStatus('in1').text ?? '', /invalid_client/);
-      await delay(500);
+      const state = helper.getNode('cp').account.connection.state;
+      assert.ok(state.retryAt - manual.now() >= 5_000, 'a long backoff');
+      manual.advance(state.retryAt - manual.now() - 1);
+      await tick();
+      assert.strictEqual(helper.getNode('cp').account.connection.state.phase, 'error', 'still waiting');
       assert.strictEqual(fake.counts.token, 1);
       assert.strictEqual(fake.counts.channelCreate, 0);
       assert.ok(!JSON.stringify(statuses('in1')).includes('Wr0ng-S3cr3t-typo'));

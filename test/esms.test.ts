@@ -5,7 +5,7 @@ import type { EsmsConnection } from '../nodes/lib/esms/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
 import { ManualClock } from './fakes/sms-gateway';
-import { helper, waitFor } from './helpers';
+import { helper, tick, waitFor } from './helpers';
 
 /** Distinctive REST key: every status, log, error and msg is scanned for it (and for the token). */
 const API_KEY = 'esms_live_FAKEKEY0001';
@@ -216,6 +216,8 @@ describe('esms nodes (through Node-RED)', function () {
     assert.strictEqual(connection().state.code, 'AUTH');
     assert.strictEqual(connection().state.retryAt! - clock.now(), 400, 'a long wait');
     clock.advance(399);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.upgrades.length, 1, 'one attempt, then a long wait');
     clock.advance(1);
     await waitFor(
@@ -225,6 +227,8 @@ describe('esms nodes (through Node-RED)', function () {
     );
     assert.strictEqual(connection().state.retryAt! - clock.now(), 800, 'the wait grows');
     clock.advance(799);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.upgrades.length, 2, 'the wait grows: no loop');
     assert.ok(!JSON.stringify(statuses('in')).includes(token));
   });
@@ -241,6 +245,8 @@ describe('esms nodes (through Node-RED)', function () {
     );
     assert.strictEqual(clock.pending, 0, 'nothing scheduled that could connect');
     clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.upgrades.length, 0);
   });
 

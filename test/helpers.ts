@@ -34,6 +34,14 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * One turn of the event loop: every promise continuation queued so far has run. After moving a
+ * virtual clock, this lets whatever its timers started show up (a new phase, a new attempt).
+ */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 export function delay(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }

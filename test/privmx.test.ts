@@ -4,7 +4,7 @@ import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { ManualClock } from './fakes/sms-gateway';
-import { activeResources, helper, waitFor } from './helpers';
+import { activeResources, helper, tick, waitFor } from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */
 const FAST = {
@@ -438,6 +438,8 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     await waitFor(() => seen.some((s) => s.fill === 'red' && s.shape === 'ring'), 1000, 'red ring');
     await waitFor(() => fake.socketCount === 0, 5000, 'the socket is closed while waiting');
     clock.advance(FAST.backoff.permanentDelayMs - 1);
+    await tick();
+    assert.strictEqual(connectionOf().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.stats.authCalls.api_key_credentials, 1, 'no retry within the backoff');
     assert.strictEqual(fake.socketCount, 0, 'the socket is closed while waiting');
     assert.ok(!JSON.stringify(state).includes('wrong-secret'));

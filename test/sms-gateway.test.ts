@@ -6,7 +6,7 @@ import gatewayNodes from '../nodes/sms-gateway';
 import { GATEWAY_TIMING } from '../nodes/lib/sms-gateway/connection';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
-import { CountingClock, delay, helper, waitFor } from './helpers';
+import { CountingClock, delay, helper, tick, waitFor } from './helpers';
 import { FakeSmsGateway, ManualClock, maxInWindow } from './fakes/sms-gateway';
 
 /** A distinctive key: the tests scan every log, status, error and msg for it. */
@@ -299,6 +299,8 @@ describe('sms-gateway nodes (through Node-RED)', function () {
       // virtual time: the whole backoff but its last millisecond goes by
       assert.strictEqual(connectionOf().state.retryAt! - clock.now(), 60_000);
       clock.advance(59_999);
+      await tick();
+      assert.strictEqual(connectionOf().state.phase, 'error', 'still waiting');
       assert.strictEqual(fake.authFailures.length, 1, 'waits minutes, not milliseconds');
     });
 
@@ -554,6 +556,8 @@ describe('sms-gateway nodes (through Node-RED)', function () {
       assert.ok(lastStatus('in').text?.startsWith('sms-gateway.status.stopped'));
       assert.strictEqual(clock.pending, 0, 'no timer left that could start another attempt');
       clock.advance(24 * 3600_000);
+      await tick();
+      assert.strictEqual(connectionOf().state.phase, 'error', 'still stopped');
       assert.strictEqual(fake.authFailures.length, times.length, 'never again until redeploy');
     });
 

@@ -7,7 +7,7 @@ import {
   SessionContext,
 } from '../../nodes/lib/connection';
 import { ManualClock } from '../fakes/sms-gateway';
-import { waitFor } from '../helpers';
+import { tick, waitFor } from '../helpers';
 
 type Script = (ctx: SessionContext) => Promise<void>;
 
@@ -136,6 +136,8 @@ describe('lib/connection ManagedConnection', () => {
     assert.strictEqual(s.retryAt! - clock.now(), 200, 'long backoff');
     // virtual time: up to the last millisecond of the backoff nothing may run, then the retry does
     clock.advance(199);
+    await tick();
+    assert.strictEqual(conn.state.phase, 'error', 'still waiting');
     assert.strictEqual(conn.sessions, 1, 'no retry before the backoff');
     clock.advance(1);
     await waitFor(() => conn.sessions === 2, 5000, 'the retry when the backoff ends');
@@ -168,6 +170,7 @@ describe('lib/connection ManagedConnection', () => {
     // nothing is scheduled that could start another attempt, however long we wait
     assert.strictEqual(clock.pending, 0, 'no timer left');
     clock.advance(24 * 3600_000);
+    await tick();
     assert.strictEqual(conn.sessions, 2);
     await conn.close();
   });
@@ -205,6 +208,7 @@ describe('lib/connection ManagedConnection', () => {
       clock.advance(30);
       session!.alive();
     }
+    await tick();
     assert.ok(!user.states.some((s) => s.code === 'DEAD_LINK'));
     assert.strictEqual(conn.sessions, 1);
     // and the watchdog was armed all along: silence for deadAfterMs ends the session

@@ -235,6 +235,7 @@ describe('lib/cpaas token manager', () => {
     await running;
     // one login, then one per 100 ms half-life: never a tight loop
     assert.strictEqual(fake.counts.token, 6, `token requests: ${fake.counts.token}`);
+    assert.strictEqual(clock.pending, 0, 'no timer left after the abort');
     clock.advance(1_000);
     assert.strictEqual(fake.counts.token, 6, 'nothing after the abort');
   });

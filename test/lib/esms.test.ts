@@ -14,7 +14,7 @@ import { cleanAccessToken, decodeJwtClaims, isTokenExpired, tokenExpiry } from '
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { FakeEsms, makeJwt, startFakeEsms } from '../fakes/esms';
 import { ManualClock } from '../fakes/sms-gateway';
-import { waitFor } from '../helpers';
+import { tick, waitFor } from '../helpers';
 
 const fast: Partial<EsmsTimings> = {
   pingIntervalMs: 40,
@@ -242,11 +242,15 @@ describe('lib/esms connection against the fake', () => {
     assert.ok(!c.state.reason!.includes(token));
     assert.strictEqual(c.state.retryAt! - clock.now(), 300, 'the long backoff');
     clock.advance(299);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.rejectedUpgrades, 1, 'no retry before the long backoff');
     clock.advance(1);
     await waitFor(() => c.state.phase === 'error' && c.state.retryAt === undefined, 3000, 'stay red');
     assert.strictEqual(clock.pending, 0, 'nothing scheduled that could try again');
     clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.rejectedUpgrades, 2, 'stopped after maxPermanentFailures');
   });
 
@@ -261,6 +265,8 @@ describe('lib/esms connection against the fake', () => {
     assert.strictEqual(c.state.retryAt, undefined, 'no retry: the token cannot heal');
     assert.strictEqual(clock.pending, 0, 'nothing scheduled that could connect');
     clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.upgrades.length, 0);
   });
 
