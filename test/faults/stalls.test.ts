@@ -75,7 +75,10 @@ describe('faults: stalled and slow servers', function () {
           // one attempt per 300 ms timeout at most (plus backoff), one at a time: a slower machine
           // only makes the window longer
           assert.ok(attempts >= 2 && attempts <= Math.ceil(windowMs / 300) + 1, `attempts: ${attempts}`);
-          assert.strictEqual(silent.maxOpen, 1, 'one connection at a time');
+          // Node's fetch (the first step of the HTTP-first protocols) may close an aborted attempt's
+          // socket only as the next attempt connects: the server can see that one a moment longer
+          const lingering = h.type === 'sms-gateway in' || h.type === 'cpaas in' ? 1 : 0;
+          assert.ok(silent.maxOpen <= 1 + lingering, `one connection at a time: ${silent.maxOpen} open`);
           const reason = statuses(h.inId)
             .map((s) => s.text ?? '')
             .find((t) => t.includes('reconnecting'));

@@ -413,15 +413,24 @@ export function processListenerCount(): number {
 /** A loopback TCP server that accepts connections and never sends a byte. */
 export class SilentServer {
   readonly sockets = new Set<net.Socket>();
+  /** sockets the client has not ended yet (no FIN, no close seen) */
+  private readonly live = new Set<net.Socket>();
   accepted = 0;
-  /** most connections open at the same time */
+  /** most connections open at the same time (from the client's side: ended ones do not count) */
   maxOpen = 0;
   private readonly server = net.createServer((socket) => {
     this.accepted++;
     this.sockets.add(socket);
-    this.maxOpen = Math.max(this.maxOpen, this.sockets.size);
+    this.live.add(socket);
+    // the client's FIN of the previous attempt and this connection can arrive in the same poll of
+    // the event loop, in either order: count once both have been handled
+    setImmediate(() => (this.maxOpen = Math.max(this.maxOpen, this.live.size)));
     socket.on('error', () => undefined);
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('end', () => this.live.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.live.delete(socket);
+    });
     socket.resume(); // read and ignore whatever the client sends
   });
 
