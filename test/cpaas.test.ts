@@ -102,7 +102,7 @@ describe('cpaas nodes (through Node-RED)', function () {
       deadAfterMs: 1_500,
       minRenewMs: 20,
       minRefreshMs: 20,
-      closeTimeoutMs: 1_000,
+      closeTimeoutMs: 5_000, // the clean close (DELETEs, 1000) must not be cut short on a busy machine
       resubscribeMinIntervalMs: 20,
       requestTimeoutMs: 2_000,
       authFailureCooldownMs: 5_000,

@@ -278,7 +278,8 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
   });
 
   it('a lost answer (timeout after SMSAPI accepted) is retried with the same idx and never sends twice', async () => {
-    await load({ timeout: 0.2 });
+    // the timeout also bounds the retry, which is answered: long enough for a busy machine
+    await load({ timeout: 1 });
     fake.script({ kind: 'hang', accept: true });
     inject(threadMessage());
     await waitFor(() => sent.length === 1, 4000);

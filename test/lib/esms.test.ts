@@ -22,7 +22,7 @@ const fast: Partial<EsmsTimings> = {
   // sets a short one on virtual time
   deadAfterMs: 5_000,
   stableAfterMs: 10_000,
-  connectTimeoutMs: 1000,
+  connectTimeoutMs: 5_000, // also bounds the clean close: a busy machine must not cut it short
   backoff: {
     initialDelayMs: 10,
     maxDelayMs: 40,
