@@ -94,8 +94,9 @@ const FAST = {
     permanentDelayMs: 100,
     maxPermanentDelayMs: 400,
   },
-  authTimeoutMs: 2000,
-  requestTimeoutMs: 2000,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  authTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
   closeWaitMs: 200,
 };
 

@@ -25,8 +25,9 @@ const FAST: GatewayTiming = {
     maxPermanentDelayMs: 60,
   },
   deadAfterMs: 0,
-  authTimeoutMs: 1000,
-  requestTimeoutMs: 1000,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  authTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
   closeWaitMs: 200,
 };
 
