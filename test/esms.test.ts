@@ -4,7 +4,8 @@ import esmsNodes from '../nodes/esms';
 import type { EsmsConnection } from '../nodes/lib/esms/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
-import { delay, helper, waitFor } from './helpers';
+import { ManualClock } from './fakes/sms-gateway';
+import { helper, tick, waitFor } from './helpers';
 
 /** Distinctive REST key: every status, log, error and msg is scanned for it (and for the token). */
 const API_KEY = 'esms_live_FAKEKEY0001';
@@ -59,8 +60,10 @@ function collect(id: string): Record<string, unknown>[] {
 
 const FAST = {
   pingIntervalMs: 40,
-  deadAfterMs: 150,
-  connectTimeoutMs: 1000,
+  // long enough that a busy machine never mistakes a late pong for a dead link; the heartbeat test
+  // sets a short one on virtual time
+  deadAfterMs: 5_000,
+  connectTimeoutMs: 5_000, // also bounds the clean close: a busy machine must not cut it short
   backoff: {
     initialDelayMs: 10,
     maxDelayMs: 50,
@@ -119,8 +122,13 @@ describe('esms nodes (through Node-RED)', function () {
     });
     assert.deepStrictEqual(Object.keys(msgs[1].event as object).sort(), ['source', 'timestamp', 'type']);
     assert.strictEqual((msgs[2].event as { id: string }).id, '42');
-    await delay(100);
-    assert.strictEqual(msgs.length, 3, 'heartbeats are not messages');
+    // two more ping/pong rounds, then a marker event: had a pong become a message, it came before it
+    const pongs = fake.pongs;
+    await waitFor(() => fake.pongs >= pongs + 2, 5000, 'two more pongs');
+    const marker = fake.setBalance(7);
+    await waitFor(() => msgs.length >= 4, 5000, 'the marker event');
+    assert.deepStrictEqual(msgs[3].payload, marker);
+    assert.strictEqual(msgs.length, 4, 'heartbeats are not messages');
   });
 
   it('filters by the events property; two nodes share ONE socket', async () => {
@@ -171,20 +179,34 @@ describe('esms nodes (through Node-RED)', function () {
   });
 
   it('heartbeat timeout: the server stops answering pings → dead link → reconnect', async () => {
+    // virtual time for pings and the watchdog: a busy machine cannot fake a dead link or skip a ping
+    const clock = new ManualClock(Date.now());
+    tuning.esms = { ...FAST, deadAfterMs: 150, clock };
     await helper.load(nodesWithParams, flow(fake), { acct: { accessToken: token } });
-    await waitFor(() => fake.openSockets === 1);
+    await waitFor(() => fake.openSockets === 1 && lastStatus('in').fill === 'green');
     fake.stall();
+    for (let ping = 1; ping <= 3; ping++) {
+      clock.advance(40);
+      await waitFor(() => fake.pings === ping, 5000, `ping ${ping}`);
+    }
+    clock.advance(40); // 160 ms of silence > deadAfterMs (150)
     await waitFor(
       () => statuses('in').some((s) => /no heartbeat/.test(s.text ?? '')),
-      3000,
+      5000,
       'dead-link status',
     );
     assert.ok(fake.pings >= 2, 'pinged while waiting');
     fake.stall(false);
-    await waitFor(() => fake.acceptedUpgrades >= 2 && lastStatus('in').fill === 'green');
+    await waitFor(() => {
+      if (connection().state.phase === 'backoff') clock.runNext(); // the reconnect delay
+      return fake.acceptedUpgrades >= 2 && lastStatus('in').fill === 'green';
+    });
   });
 
   it('401 on the upgrade: red status with a clear message, long backoff, no tight loop', async () => {
+    // virtual time for the backoff: what is asserted is the schedule, not how fast this machine is
+    const clock = new ManualClock(Date.now());
+    tuning.esms = { ...FAST, clock };
     fake.revoke(token);
     await helper.load(nodesWithParams, flow(fake), { acct: { accessToken: token } });
     await waitFor(() => lastStatus('in').fill === 'red');
@@ -192,23 +214,39 @@ describe('esms nodes (through Node-RED)', function () {
     assert.strictEqual(red.shape, 'ring');
     assert.match(red.text!, /access token expired or invalid — paste a fresh esms_access_token \(HTTP 401\)/);
     assert.strictEqual(connection().state.code, 'AUTH');
-    await delay(250);
+    assert.strictEqual(connection().state.retryAt! - clock.now(), 400, 'a long wait');
+    clock.advance(399);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.upgrades.length, 1, 'one attempt, then a long wait');
-    await waitFor(() => fake.upgrades.length === 2, 2000);
-    await delay(200);
+    clock.advance(1);
+    await waitFor(
+      () => fake.upgrades.length === 2 && connection().state.retryAt! - clock.now() > 0,
+      5000,
+      'the second attempt refused',
+    );
+    assert.strictEqual(connection().state.retryAt! - clock.now(), 800, 'the wait grows');
+    clock.advance(799);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.upgrades.length, 2, 'the wait grows: no loop');
     assert.ok(!JSON.stringify(statuses('in')).includes(token));
   });
 
   it('a token whose exp is past is reported red without connecting', async () => {
     const expired = fake.token({ expiresInSec: -3600 });
+    const clock = new ManualClock(Date.now());
+    tuning.esms = { ...FAST, clock };
     await helper.load(nodesWithParams, flow(fake), { acct: { accessToken: expired } });
     await waitFor(() => lastStatus('in').fill === 'red');
     assert.match(
       lastStatus('in').text!,
       /access token expired at \d{4}-\d\d-\d\dT.*paste a fresh esms_access_token/,
     );
-    await delay(100);
+    assert.strictEqual(clock.pending, 0, 'nothing scheduled that could connect');
+    clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(connection().state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.upgrades.length, 0);
   });
 
@@ -222,14 +260,17 @@ describe('esms nodes (through Node-RED)', function () {
 
   it('redeploy closes the socket with 1000; nothing survives unload', async () => {
     await helper.load(esmsNodes, flow(fake), { acct: { accessToken: token } });
-    await waitFor(() => fake.openSockets === 1);
+    // open on both ends: a socket the client still sees as opening cannot be closed with 1000
+    await waitFor(() => fake.openSockets === 1 && connection().state.phase === 'subscribed');
+    const conn = connection();
     const closed = new Promise<number>((resolve) =>
       [...fake.sockets][0].on('close', (code) => resolve(code)),
     );
     await helper.unload();
     assert.strictEqual(await closed, 1000);
     const upgrades = fake.upgrades.length;
-    await delay(150);
+    // closed = its reconnect loop has ended: nothing is left that could connect again
+    assert.strictEqual(conn.state.phase, 'closed');
     assert.strictEqual(fake.upgrades.length, upgrades, 'no reconnect after close');
     assert.strictEqual(fake.openSockets, 0);
   });

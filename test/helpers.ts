@@ -11,12 +11,19 @@ afterEach(() => dedupeRegistry.clear());
 
 export { helper };
 
-/** Poll until `check` returns a truthy value (or throws no more); fails after `timeoutMs`. */
+/**
+ * A limit only decides how soon a broken test fails, never whether a working one passes: on a busy
+ * machine a condition can take many times longer than on a quiet one, so no wait gives up sooner.
+ */
+const MIN_WAIT_MS = 10_000;
+
+/** Poll until `check` returns a truthy value (or throws no more); fails after `timeoutMs` (10 s at least). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
   timeoutMs = 5000,
   what = 'condition',
 ): Promise<T> {
+  timeoutMs = Math.max(timeoutMs, MIN_WAIT_MS);
   const start = Date.now();
   let lastError: unknown;
   for (;;) {
@@ -30,6 +37,14 @@ export async function waitFor<T>(
       throw new Error(`timed out waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`);
     await delay(10);
   }
+}
+
+/**
+ * One turn of the event loop: every promise continuation queued so far has run. After moving a
+ * virtual clock, this lets whatever its timers started show up (a new phase, a new attempt).
+ */
+export function tick(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 export function delay(ms: number): Promise<void> {

@@ -3,7 +3,8 @@ import privmxNodes from '../nodes/privmx';
 import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
-import { activeResources, delay, helper, waitFor } from './helpers';
+import { ManualClock } from './fakes/sms-gateway';
+import { activeResources, helper, tick, waitFor } from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */
 const FAST = {
@@ -17,9 +18,10 @@ const FAST = {
   },
   deadAfterMs: 5_000,
   stableAfterMs: 60_000,
-  requestTimeoutMs: 1_000,
-  handshakeTimeoutMs: 1_000,
-  closeTimeoutMs: 300,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  requestTimeoutMs: 5_000,
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 2_000,
   minRefreshDelayMs: 50,
 };
 
@@ -218,9 +220,10 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     fake.emit(fakeEvents.threadStats());
     fake.emit(fakeEvents.inboxEntry('inbox42', 'thread42'));
     fake.emit(fakeEvents.inboxDeleted('inbox42'));
-    await waitFor(() => msgs.length === 2, 3000, 'inbox messages');
-    await delay(50);
-    assert.strictEqual(msgs.length, 2);
+    // a marker event: one socket keeps the order, so anything wrongly let through came before it
+    fake.emit(fakeEvents.inboxDeleted('marker'));
+    await waitFor(() => msgs.some((m) => m.event.inboxId === 'marker'), 3000, 'inbox messages');
+    assert.strictEqual(msgs.length, 3);
     const entry = msgs[0];
     assert.strictEqual(entry.topic, 'privmx/thread/threadNewMessage');
     assert.strictEqual(entry.event.channel, 'thread');
@@ -250,11 +253,12 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     fake.emit(fakeEvents.threadStats('tA'));
     fake.emit(fakeEvents.storeFileCreated({ id: '3', storeId: 'tA' }));
     fake.emit(fakeEvents.threadNewMessage({ id: '4', threadId: 'tB' }));
-    await waitFor(() => msgs.length === 2, 3000, 'filtered messages');
-    await delay(50);
+    // a marker event: one socket keeps the order, so anything wrongly let through came before it
+    fake.emit(fakeEvents.threadNewMessage({ id: 'marker', threadId: 'tA' }));
+    await waitFor(() => msgs.some((m) => m.event.id === 'marker'), 3000, 'filtered messages');
     assert.deepStrictEqual(
       msgs.map((m) => m.event.id),
-      ['1', '4'],
+      ['1', '4', 'marker'],
     );
   });
 
@@ -320,7 +324,12 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
       pushed++;
     }, 15);
     // generous bounds: a loaded machine slows the refresh cycle, and only the outcome is asserted
-    await waitFor(() => fake.stats.authCalls.refresh_token >= 3, 15000, 'three refreshes');
+    // a refresh is followed by its bind: wait for that bind too, not only for the refresh
+    await waitFor(
+      () => fake.stats.authCalls.refresh_token >= 3 && fake.stats.bindCalls >= 4,
+      15000,
+      'three refreshes, each followed by a bind',
+    );
     clearInterval(timer);
     await waitFor(() => msgs.length === pushed, 5000, 'every event');
     assert.deepStrictEqual(
@@ -372,7 +381,9 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
   });
 
   it('detects a stalled server (no pings, no frames) and reconnects', async () => {
-    tuning.privmx = { ...FAST, deadAfterMs: 600 };
+    // virtual time for the watchdog: a busy machine cannot fake a dead link
+    const clock = new ManualClock(Date.now());
+    tuning.privmx = { ...FAST, deadAfterMs: 600, clock };
     await startFake({ pingIntervalMs: 100 });
     await helper.load(privmxNodes, [bridge(), privmxIn('in1', ['thread']), out('in1-out')], creds());
     const msgs = collect('in1-out');
@@ -384,17 +395,33 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
       onNotification: () => undefined,
       onConnectionState: (s) => states.push(s.code ?? s.phase),
     });
-    await delay(800);
+    // 100 virtual ms per ping, 800 ms in all: far beyond deadAfterMs
+    for (let i = 0; i < 8; i++) {
+      const pings = fake.stats.pingsSent;
+      await waitFor(() => fake.stats.pingsSent > pings, 5000, 'a ping');
+      clock.advance(100);
+    }
     assert.ok(!states.includes('DEAD_LINK'), 'pings keep the link alive');
     fake.stall();
-    await waitFor(() => states.includes('DEAD_LINK'), 3000, 'dead link detected');
-    await waitFor(() => fake.stats.connections === 2 && fake.socketCount === 1, 3000, 'new socket');
+    clock.advance(600);
+    await waitFor(() => states.includes('DEAD_LINK'), 5000, 'dead link detected');
+    await waitFor(
+      () => {
+        if (conn.state.phase === 'backoff') clock.runNext(); // the reconnect delay
+        return fake.stats.connections === 2 && fake.socketCount === 1;
+      },
+      5000,
+      'new socket',
+    );
     await subscribed();
     fake.emit(fakeEvents.threadNewMessage({ id: 'after' }));
     await waitFor(() => msgs.length === 1);
   });
 
   it('wrong credentials: red status with the reason, and no retry before the long backoff', async () => {
+    // virtual time for the backoff: what is asserted is the schedule, not how fast this machine is
+    const clock = new ManualClock(Date.now());
+    tuning.privmx = { ...FAST, clock };
     await startFake();
     await helper.load(
       privmxNodes,
@@ -407,9 +434,12 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     assert.strictEqual(state.reason, 'invalid API key secret (Bridge error 24876)');
     assert.strictEqual(state.code, 'AUTH');
     assert.strictEqual(state.permanent, true);
-    assert.ok(state.retryAt! - Date.now() > 1000, 'long backoff');
+    assert.strictEqual(state.retryAt! - clock.now(), FAST.backoff.permanentDelayMs, 'long backoff');
     await waitFor(() => seen.some((s) => s.fill === 'red' && s.shape === 'ring'), 1000, 'red ring');
-    await delay(600);
+    await waitFor(() => fake.socketCount === 0, 5000, 'the socket is closed while waiting');
+    clock.advance(FAST.backoff.permanentDelayMs - 1);
+    await tick();
+    assert.strictEqual(connectionOf().state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.stats.authCalls.api_key_credentials, 1, 'no retry within the backoff');
     assert.strictEqual(fake.socketCount, 0, 'the socket is closed while waiting');
     assert.ok(!JSON.stringify(state).includes('wrong-secret'));
@@ -494,7 +524,8 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
   it('connects lazily: no socket while no privmx in node uses the config', async () => {
     await startFake();
     await helper.load(privmxNodes, [bridge(), privmxIn('in1', ['thread'], { bridge: 'other' })], creds());
-    await delay(200);
+    // the connection starts only when a node registers: none did, so none can start later
+    assert.strictEqual(connectionOf().userCount, 0);
     assert.strictEqual(fake.stats.connections, 0);
     assert.strictEqual(fake.authCount, 0);
     assert.strictEqual(connectionOf().state.phase, 'idle');
@@ -503,7 +534,8 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
   it('a node without channels shows a red status and does not connect', async () => {
     await startFake();
     await helper.load(privmxNodes, [bridge(), privmxIn('in1', [])], creds());
-    await delay(100);
+    // the connection starts only when a node registers: none did, so none can start later
+    assert.strictEqual(connectionOf().userCount, 0);
     assert.strictEqual(fake.stats.connections, 0);
     const node = helper.getNode('in1');
     const last = node.status.lastCall?.args[0] as Status | undefined;
@@ -533,7 +565,19 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     await subscribed();
     await helper.unload();
     await waitFor(() => fake.socketCount === 0, 3000, 'all sockets closed');
-    await delay(50);
+    // handles are released a tick or two after the close: wait for the asserted state, then check it
+    await waitFor(
+      () => {
+        const now = activeResources();
+        return (
+          (now.TCPSocketWrap ?? 0) === (baseline.TCPSocketWrap ?? 0) &&
+          (now.Timeout ?? 0) <= (baseline.Timeout ?? 0) &&
+          (now.Immediate ?? 0) === (baseline.Immediate ?? 0)
+        );
+      },
+      5000,
+      'resources released',
+    ).catch(() => undefined);
     const after = activeResources();
     assert.strictEqual(after.TCPSocketWrap ?? 0, baseline.TCPSocketWrap ?? 0, 'sockets');
     assert.ok(

@@ -6,7 +6,7 @@ import gatewayNodes from '../nodes/sms-gateway';
 import { GATEWAY_TIMING } from '../nodes/lib/sms-gateway/connection';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
-import { delay, helper, waitFor } from './helpers';
+import { CountingClock, delay, helper, tick, waitFor } from './helpers';
 import { FakeSmsGateway, ManualClock, maxInWindow } from './fakes/sms-gateway';
 
 /** A distinctive key: the tests scan every log, status, error and msg for it. */
@@ -94,8 +94,9 @@ const FAST = {
     permanentDelayMs: 100,
     maxPermanentDelayMs: 400,
   },
-  authTimeoutMs: 2000,
-  requestTimeoutMs: 2000,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  authTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
   closeWaitMs: 200,
 };
 
@@ -130,7 +131,8 @@ describe('sms-gateway nodes (through Node-RED)', function () {
         shape: 'dot',
         text: 'common.status.subscribed',
       });
-      await delay(120); // a couple of pings go by
+      const pings = fake.pingsSent;
+      await waitFor(() => fake.pingsSent >= pings + 2, 5000, 'a couple of pings');
       const status = fake.pushStatus({
         messageId: 'msg_a1b2c3d4e5f6',
         status: 'sent',
@@ -159,8 +161,13 @@ describe('sms-gateway nodes (through Node-RED)', function () {
         containerId: '+15559876543',
         timestamp: Date.parse('2026-03-01T14:30:00.000Z'),
       });
-      await delay(100);
-      assert.strictEqual(received.length, 2, 'no ping became a message');
+      // two more pings, then a marker event: a ping turned into a message would come before it
+      const later = fake.pingsSent;
+      await waitFor(() => fake.pingsSent >= later + 2, 5000, 'two more pings');
+      const marker = fake.pushStatus();
+      await waitFor(() => received.length >= 3, 5000, 'the marker event');
+      assert.deepStrictEqual(received[2].payload, marker);
+      assert.strictEqual(received.length, 3, 'no ping became a message');
     });
 
     it('filters by event type; two nodes share ONE socket', async () => {
@@ -248,20 +255,37 @@ describe('sms-gateway nodes (through Node-RED)', function () {
     });
 
     it('heartbeat timeout: a silent server is a dead link, then a reconnect', async () => {
-      tuning['sms-gateway'] = { ...FAST, deadAfterMs: 500 };
+      // virtual time for the watchdog: a busy machine cannot fake a dead link
+      const clock = new ManualClock(Date.now());
+      tuning['sms-gateway'] = { ...FAST, deadAfterMs: 500, clock };
       await helper.load(gatewayNodes, inFlow(fake), { gw: { apiKey: KEY } });
-      await waitFor(() => fake.authedSockets === 1);
-      await delay(700);
+      await waitFor(() => fake.authedSockets === 1 && connectionOf().state.phase === 'subscribed');
+      // 100 virtual ms per ping, 700 ms in all: beyond deadAfterMs
+      for (let i = 0; i < 7; i++) {
+        const pings = fake.pingsSent;
+        await waitFor(() => fake.pingsSent > pings, 5000, 'a ping');
+        clock.advance(100);
+      }
       assert.strictEqual(fake.upgrades, 1, 'pings keep it alive');
       fake.stall();
-      await waitFor(() => fake.upgrades === 2 && connectionOf().state.phase === 'subscribed', 3000);
+      clock.advance(500);
+      await waitFor(
+        () => {
+          if (connectionOf().state.phase === 'backoff') clock.runNext(); // the reconnect delay
+          return fake.upgrades === 2 && connectionOf().state.phase === 'subscribed';
+        },
+        5000,
+        'reconnected',
+      );
       assert.strictEqual(fake.tokensIssued.length, 2);
     });
 
     it('auth_error + 1008 → red status with the server reason', async () => {
+      const clock = new ManualClock(Date.now());
       tuning['sms-gateway'] = {
         ...FAST,
         backoff: { ...FAST.backoff, permanentDelayMs: 60_000, maxPermanentDelayMs: 60_000 },
+        clock,
       };
       await helper.load(nodesWithParams, inFlow(fake, [], { wsAuth: 'apiKey' }), { gw: { apiKey: BAD_KEY } });
       await waitFor(() => lastStatus('in').fill === 'red');
@@ -273,18 +297,24 @@ describe('sms-gateway nodes (through Node-RED)', function () {
         fake.authFailures.map((a) => a.error),
         ['Invalid API key'],
       );
-      await delay(200);
+      // virtual time: the whole backoff but its last millisecond goes by
+      assert.strictEqual(connectionOf().state.retryAt! - clock.now(), 60_000);
+      clock.advance(59_999);
+      await tick();
+      assert.strictEqual(connectionOf().state.phase, 'error', 'still waiting');
       assert.strictEqual(fake.authFailures.length, 1, 'waits minutes, not milliseconds');
     });
 
     it('after maxPermanentFailures: red "stopped … fix the key and redeploy", no more attempts', async () => {
-      tuning['sms-gateway'] = { ...FAST, maxPermanentFailures: 3 };
+      const clock = new CountingClock();
+      tuning['sms-gateway'] = { ...FAST, maxPermanentFailures: 3, clock };
       await helper.load(nodesWithParams, inFlow(fake), { gw: { apiKey: BAD_KEY } });
       await waitFor(() => (lastStatus('in').text ?? '').startsWith('sms-gateway.status.stopped'), 3000);
       assert.ok(lastStatus('in').text?.includes('"count":3'));
       assert.ok(lastStatus('in').text?.includes('Invalid API key'));
       assert.strictEqual(lastStatus('in').fill, 'red');
-      await delay(600);
+      // no timer left that could start another attempt
+      await waitFor(() => clock.pending.size === 0, 5000, 'no timer left');
       assert.strictEqual(fake.authFailures.length, 3);
     });
 
@@ -302,7 +332,8 @@ describe('sms-gateway nodes (through Node-RED)', function () {
 
     it('the connection is lazy: a config node with only an out node opens no socket; redeploy closes it', async () => {
       await helper.load(gatewayNodes, outFlow(fake), { gw: { apiKey: KEY } });
-      await delay(100);
+      // the socket opens only when an in node registers: none did, so none can open later
+      assert.strictEqual(connectionOf().userCount, 0);
       assert.strictEqual(fake.upgrades, 0);
       await helper.unload();
       await helper.load(gatewayNodes, inFlow(fake), { gw: { apiKey: KEY } });
@@ -532,8 +563,10 @@ describe('sms-gateway nodes (through Node-RED)', function () {
       for (let i = 1; i < times.length; i++) assert.ok(times[i] - times[i - 1] >= 120_000, 'minutes apart');
       assert.ok(maxInWindow(times) <= 2);
       assert.ok(lastStatus('in').text?.startsWith('sms-gateway.status.stopped'));
+      assert.strictEqual(clock.pending, 0, 'no timer left that could start another attempt');
       clock.advance(24 * 3600_000);
-      await delay(50);
+      await tick();
+      assert.strictEqual(connectionOf().state.phase, 'error', 'still stopped');
       assert.strictEqual(fake.authFailures.length, times.length, 'never again until redeploy');
     });
 
@@ -622,8 +655,13 @@ describe('sms-gateway examples (import and deploy unedited; run against the fake
     fake.addKey(KEY);
     const flow = read('sms-gateway-inbound-forward.json');
     await helper.load([...core, gatewayNodes], flow, pointAtFake(flow));
-    await waitFor(() => fake.authedSockets === 1 && fake.tokensIssued.length === 1);
-    await delay(20);
+    const gw = flow.find((n) => n.type === 'sms-gateway')!;
+    await waitFor(
+      () =>
+        fake.authedSockets === 1 &&
+        fake.tokensIssued.length === 1 &&
+        connectionOf(String(gw.id)).state.phase === 'subscribed',
+    );
     fake.pushInbound({ from: '+15551234567', to: '+15559876543', body: 'Is my appointment still on?' });
     await waitFor(() => fake.sent.length === 1);
     assert.strictEqual(fake.sent[0].to, '+14155552671');
@@ -633,8 +671,10 @@ describe('sms-gateway examples (import and deploy unedited; run against the fake
       'SMS from +15551234567 to +15559876543: Is my appointment still on?',
     );
     fake.pushInbound({ from: '+14155552671', body: 'ack' });
-    await delay(150);
-    assert.strictEqual(fake.sent.length, 1, 'no ping-pong');
+    // a marker from another phone: the echo, had it been forwarded, would be sent before it
+    fake.pushInbound({ from: '+15550001111', body: 'marker' });
+    await waitFor(() => fake.sent.some((m) => /marker/.test(m.body)), 5000, 'the marker forwarded');
+    assert.strictEqual(fake.sent.length, 2, 'no ping-pong');
   });
 
   for (const [outcome, failTo, delaysMs, note] of [

@@ -109,8 +109,12 @@ describe('examples with smsapi out (run against the fake SMSAPI)', function () {
     assert.equal(body.to, '+48500000000');
     assert.equal(body.message, `New message in thread ${thread} by janek`);
     assert.equal(body.test, true);
-    await new Promise((r) => setTimeout(r, 100));
-    assert.equal(fake.smsRequests.length, 1);
+    // a marker in the thread by another author: the other thread's SMS, had it passed, came first
+    source.send(
+      envelope('thread', 'threadNewMessage', data, { id: 'm3', containerId: thread, author: 'marker' }),
+    );
+    await waitFor(() => fake.smsRequests.some((r) => / by marker$/.test(String(r.body?.message))));
+    assert.equal(fake.smsRequests.length, 2);
   });
 
   it('privmx-inbox-to-sms: an inbox entry texts the numbers set in msg.to', async () => {

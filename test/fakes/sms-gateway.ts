@@ -117,6 +117,8 @@ export class FakeSmsGateway {
   readonly pushed: unknown[] = [];
   /** WebSocket upgrades accepted */
   upgrades = 0;
+  /** JSON pings sent (one per authenticated socket per interval): a test waits for these, not for time */
+  pingsSent = 0;
   /** connections dropped by dropAt(), per phase */
   readonly dropped: Record<GatewayDropPhase, number> = { token: 0, upgrade: 0, auth: 0, authed: 0 };
   /** auth frames left unanswered by ignoreAuth() */
@@ -639,7 +641,10 @@ export class FakeSmsGateway {
 
   private ping(): void {
     for (const p of this.peers) {
-      if (p.authed && !p.stalled && p.ws.readyState === WebSocket.OPEN) p.ws.send('{"type":"ping"}');
+      if (p.authed && !p.stalled && p.ws.readyState === WebSocket.OPEN) {
+        p.ws.send('{"type":"ping"}');
+        this.pingsSent++;
+      }
     }
   }
 }

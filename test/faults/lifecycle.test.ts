@@ -151,7 +151,7 @@ describe('faults: redeploys', function () {
     let last = await snapshot();
     let retained = earlier.filter((r) => r.deref() !== undefined).length;
     // an object still held by a close in progress is released a moment later; a leak stays
-    for (let tries = 0; retained > 0 && tries < 3; tries++) {
+    for (let tries = 0; retained > 0 && tries < 20; tries++) {
       await delay(500);
       last = await snapshot();
       retained = earlier.filter((r) => r.deref() !== undefined).length;

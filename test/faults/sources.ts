@@ -58,7 +58,8 @@ export function faultTimings(
       ...common,
       requestTimeoutMs: 1_000,
       handshakeTimeoutMs: 1_000,
-      closeTimeoutMs: 300,
+      // the clean close (unsubscribe, 1000) must not be cut short on a busy machine
+      closeTimeoutMs: 2_000,
       minRefreshDelayMs: 50,
     },
     'sms-gateway': { ...common, authTimeoutMs: 1_000, requestTimeoutMs: 1_000, closeWaitMs: 200 },
@@ -68,7 +69,8 @@ export function faultTimings(
       connCheckIntervalMs: 300,
       minRenewMs: 20,
       minRefreshMs: 20,
-      closeTimeoutMs: 500,
+      // deleting the subscriptions and the channel must not be cut short on a busy machine
+      closeTimeoutMs: 2_000,
       resubscribeMinIntervalMs: 20,
       requestTimeoutMs: 1_000,
       authFailureCooldownMs: 2_000,

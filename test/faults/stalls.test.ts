@@ -25,6 +25,13 @@ import {
 
 /** every timeout that can end a silent attempt, short */
 const SHORT = { handshakeTimeoutMs: 300, requestTimeoutMs: 300, authTimeoutMs: 300, connectTimeoutMs: 300 };
+/** the same timeouts, far longer than a slow answer */
+const LONG = {
+  handshakeTimeoutMs: 3_000,
+  requestTimeoutMs: 3_000,
+  authTimeoutMs: 3_000,
+  connectTimeoutMs: 3_000,
+};
 
 async function subscribed(h: SourceHarness, what: string): Promise<void> {
   await until(() => h.serverReady() && h.clientReady() && isGreen(h.inId), `${h.type}: ${what}`);
@@ -56,16 +63,22 @@ describe('faults: stalled and slow servers', function () {
         const silent = await new SilentServer().start();
         try {
           h.tune(SHORT);
+          const started = Date.now();
           await h.load(silent.url);
-          const windowMs = 1_500;
-          await delay(windowMs);
+          // counted, not timed: wait for four attempts, however long a busy machine takes
+          await until(() => silent.accepted >= 4, `${h.type}: four attempts`);
           const attempts = silent.accepted;
+          const windowMs = Date.now() - started;
           const state = h.connection().state;
           assert.ok(!everGreen(h), 'never shown as subscribed');
           assert.ok(['connecting', 'authenticating', 'backoff'].includes(state.phase), state.phase);
-          // one attempt per 300 ms timeout at most (plus backoff), one at a time
+          // one attempt per 300 ms timeout at most (plus backoff), one at a time: a slower machine
+          // only makes the window longer
           assert.ok(attempts >= 2 && attempts <= Math.ceil(windowMs / 300) + 1, `attempts: ${attempts}`);
-          assert.strictEqual(silent.maxOpen, 1, 'one connection at a time');
+          // Node's fetch (the first step of the HTTP-first protocols) may close an aborted attempt's
+          // socket only as the next attempt connects: the server can see that one a moment longer
+          const lingering = h.type === 'sms-gateway in' || h.type === 'cpaas in' ? 1 : 0;
+          assert.ok(silent.maxOpen <= 1 + lingering, `one connection at a time: ${silent.maxOpen} open`);
           const reason = statuses(h.inId)
             .map((s) => s.text ?? '')
             .find((t) => t.includes('reconnecting'));
@@ -83,7 +96,7 @@ describe('faults: stalled and slow servers', function () {
             source: h.type,
             server: 'accepts TCP, never sends a byte',
             expected: 'attempt ends at the 300 ms timeout; backoff; retry',
-            observed: `${attempts} attempts in ${windowMs / 1000} s, at most ${silent.maxOpen} open; all closed ${closedIn} s after the node stopped`,
+            observed: `${attempts} attempts in ${Math.ceil(windowMs / 100) / 10} s, at most ${silent.maxOpen} open; all closed ${closedIn} s after the node stopped`,
             'status shown': readable(reason),
           });
           if (closedIn > 1 && !fetchNoteWritten) {
@@ -132,9 +145,10 @@ describe('faults: stalled and slow servers', function () {
         await subscribed(h, 'subscribed after two unanswered authentications');
         await roundTrip(h, received, 'after-auth-stall');
         const attempts = h.authAttempts();
-        assert.strictEqual(attempts, 3, 'exactly one attempt per timeout');
         const shown = statuses(h.inId).filter((s) => (s.text ?? '').includes('reconnecting'));
-        assert.strictEqual(shown.length, 2, JSON.stringify(shown));
+        assert.ok(shown.length >= 2, JSON.stringify(shown));
+        // a busy machine may let an answered attempt time out too: then it shows one more reconnect
+        assert.strictEqual(attempts, shown.length + 1, 'exactly one attempt per timeout');
         countCycles(2);
         countInputs(2);
         record('stalls', {
@@ -146,8 +160,9 @@ describe('faults: stalled and slow servers', function () {
         });
       });
 
-      it('a server that answers everything slowly (250 ms, timeouts 1 s): one connection, no reconnect', async () => {
-        h.tune();
+      it('a server that answers everything slowly (250 ms, timeouts 3 s): one connection, no reconnect', async () => {
+        // timeouts far above the delay: a busy machine must not turn "slow" into "too slow"
+        h.tune(LONG);
         h.slow(250);
         await h.load();
         const received = collect(h.outId);

@@ -1,8 +1,11 @@
 /**
  * Shared machinery of the reliability suite (`npm run test:faults`):
  * - process guards: every unhandled rejection / uncaught exception during the suite fails it;
- * - the report: each test records its figures here; a root `after` hook renders RELIABILITY.md from
- *   them when the whole suite ran and passed (so the file in the repo always comes from a real run);
+ * - the report: each test records its figures here; a root `after` hook renders the report from
+ *   them when the whole suite ran and passed (so the file in the repo always comes from a real run).
+ *   An ordinary run writes it to .ci-results/RELIABILITY.md (ignored by git), so running the suite
+ *   leaves the work tree as it was; only RELIABILITY_WRITE=1 (`npm run reliability`) rewrites
+ *   RELIABILITY.md itself;
  * - Node-RED helpers: load the package's node modules (with a RED._ that shows parameters, so status
  *   texts carry reasons and can be scanned for secrets), redeploy, read statuses, warnings and outputs.
  */
@@ -192,7 +195,7 @@ export function renderReport(durationMs: number): string {
   const lines = [
     '# Reliability',
     '',
-    '<!-- Written by the fault suite (`npm run test:faults`, test/faults/) at the end of a passing run: do not edit by hand. -->',
+    '<!-- Written by the fault suite (`npm run reliability`, test/faults/) at the end of a passing run: do not edit by hand. -->',
     '',
     `Figures from the run of ${new Date().toISOString().slice(0, 10)} on Node ${process.version}, ` +
       `Node-RED ${v.nodeRed}, ws ${v.ws}, ${os.platform()} ${os.arch()} with ${os.cpus().length} CPU(s); ` +
@@ -216,6 +219,16 @@ export function renderReport(durationMs: number): string {
   return lines.join('\n');
 }
 
+/**
+ * Where the report goes: RELIABILITY.md only when asked for (RELIABILITY_WRITE=1), otherwise an ignored
+ * file, so that running the tests never modifies a tracked file.
+ */
+function reportFile(): string {
+  const root = path.resolve(__dirname, '../..');
+  if (process.env.RELIABILITY_WRITE === '1') return path.join(root, 'RELIABILITY.md');
+  return path.join(root, '.ci-results', 'RELIABILITY.md');
+}
+
 function allTests(suite: Mocha.Suite): Mocha.Test[] {
   return [...suite.tests, ...suite.suites.flatMap(allTests)];
 }
@@ -228,7 +241,7 @@ after(async function () {
   const missing = (Object.keys(SECTIONS) as SectionName[]).filter((s) => !report.has(s));
   if (failed > 0 || missing.length > 0 || processFaults.length > 0) {
     console.log(
-      `\n  RELIABILITY.md not written: ${failed} test(s) failed or did not run` +
+      `\n  reliability report not written: ${failed} test(s) failed or did not run` +
         (missing.length ? `, sections without figures: ${missing.join(', ')}` : '') +
         (processFaults.length ? `, ${processFaults.length} unhandled error(s)` : ''),
     );
@@ -236,11 +249,14 @@ after(async function () {
   }
   const text = renderReport(Date.now() - suiteStart);
   const prettier = await import('prettier');
-  const file = path.resolve(__dirname, '../../RELIABILITY.md');
+  const file = reportFile();
   const options = (await prettier.resolveConfig(file)) ?? {};
+  fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, await prettier.format(text, { ...options, parser: 'markdown' }));
   console.log(
-    `\n  RELIABILITY.md written: ${totals.cycles} cycles survived, ${totals.inputs} inputs tried, ${totals.leaks} leaks found`,
+    `\n  ${path.relative(process.cwd(), file)} written: ${totals.cycles} cycles survived, ` +
+      `${totals.inputs} inputs tried, ${totals.leaks} leaks found` +
+      (process.env.RELIABILITY_WRITE === '1' ? '' : ' (RELIABILITY_WRITE=1 rewrites RELIABILITY.md)'),
   );
 });
 
@@ -414,15 +430,24 @@ export function processListenerCount(): number {
 /** A loopback TCP server that accepts connections and never sends a byte. */
 export class SilentServer {
   readonly sockets = new Set<net.Socket>();
+  /** sockets the client has not ended yet (no FIN, no close seen) */
+  private readonly live = new Set<net.Socket>();
   accepted = 0;
-  /** most connections open at the same time */
+  /** most connections open at the same time (from the client's side: ended ones do not count) */
   maxOpen = 0;
   private readonly server = net.createServer((socket) => {
     this.accepted++;
     this.sockets.add(socket);
-    this.maxOpen = Math.max(this.maxOpen, this.sockets.size);
+    this.live.add(socket);
+    // the client's FIN of the previous attempt and this connection can arrive in the same poll of
+    // the event loop, in either order: count once both have been handled
+    setImmediate(() => (this.maxOpen = Math.max(this.maxOpen, this.live.size)));
     socket.on('error', () => undefined);
-    socket.on('close', () => this.sockets.delete(socket));
+    socket.on('end', () => this.live.delete(socket));
+    socket.on('close', () => {
+      this.sockets.delete(socket);
+      this.live.delete(socket);
+    });
     socket.resume(); // read and ignore whatever the client sends
   });
 

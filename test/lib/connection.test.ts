@@ -6,7 +6,8 @@ import {
   ManagedConnection,
   SessionContext,
 } from '../../nodes/lib/connection';
-import { waitFor } from '../helpers';
+import { ManualClock } from '../fakes/sms-gateway';
+import { tick, waitFor } from '../helpers';
 
 type Script = (ctx: SessionContext) => Promise<void>;
 
@@ -119,27 +120,38 @@ describe('lib/connection ManagedConnection', () => {
   });
 
   it('a permanent failure shows red and waits the long delay', async () => {
-    const conn = new ScriptedConnection(async () => {
-      throw new ConnectionError('Invalid credentials', { permanent: true, code: 'AUTH' });
-    });
+    const clock = new ManualClock(0);
+    const conn = new ScriptedConnection(
+      async () => {
+        throw new ConnectionError('Invalid credentials', { permanent: true, code: 'AUTH' });
+      },
+      { clock },
+    );
     const user = recorder();
     conn.register(user);
     await waitFor(() => conn.state.phase === 'error');
     const s = conn.state;
     assert.strictEqual(s.permanent, true);
     assert.strictEqual(s.code, 'AUTH');
-    assert.ok(s.retryAt! - Date.now() > 100, 'long backoff');
-    await new Promise((r) => setTimeout(r, 50));
+    assert.strictEqual(s.retryAt! - clock.now(), 200, 'long backoff');
+    // virtual time: up to the last millisecond of the backoff nothing may run, then the retry does
+    clock.advance(199);
+    await tick();
+    assert.strictEqual(conn.state.phase, 'error', 'still waiting');
     assert.strictEqual(conn.sessions, 1, 'no retry before the backoff');
+    clock.advance(1);
+    await waitFor(() => conn.sessions === 2, 5000, 'the retry when the backoff ends');
     await conn.close();
   });
 
   it('stops retrying after maxPermanentFailures and stays red', async () => {
+    const clock = new ManualClock(0);
     const conn = new ScriptedConnection(
       async () => {
         throw new ConnectionError('Invalid API key', { permanent: true });
       },
       {
+        clock,
         maxPermanentFailures: 2,
         backoff: {
           initialDelayMs: 1,
@@ -152,8 +164,13 @@ describe('lib/connection ManagedConnection', () => {
       },
     );
     conn.register(recorder());
+    await waitFor(() => conn.state.phase === 'error' && conn.state.retryAt !== undefined);
+    clock.runNext(); // the first backoff ends
     await waitFor(() => conn.state.phase === 'error' && conn.state.retryAt === undefined);
-    await new Promise((r) => setTimeout(r, 50));
+    // nothing is scheduled that could start another attempt, however long we wait
+    assert.strictEqual(clock.pending, 0, 'no timer left');
+    clock.advance(24 * 3600_000);
+    await tick();
     assert.strictEqual(conn.sessions, 2);
     await conn.close();
   });
@@ -173,20 +190,30 @@ describe('lib/connection ManagedConnection', () => {
   });
 
   it('alive() keeps the link up', async () => {
+    const clock = new ManualClock(0);
+    let session: SessionContext | undefined;
     const conn = new ScriptedConnection(
       async (ctx) => {
+        session = ctx;
         ctx.setPhase('subscribed');
-        const timer = setInterval(() => ctx.alive(), 5);
         await untilAborted(ctx);
-        clearInterval(timer);
       },
-      { deadAfterMs: 40 },
+      { deadAfterMs: 40, clock },
     );
     const user = recorder();
     conn.register(user);
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => conn.state.phase === 'subscribed');
+    // virtual time: a frame every 30 ms for 300 ms, far beyond deadAfterMs
+    for (let i = 0; i < 10; i++) {
+      clock.advance(30);
+      session!.alive();
+    }
+    await tick();
     assert.ok(!user.states.some((s) => s.code === 'DEAD_LINK'));
     assert.strictEqual(conn.sessions, 1);
+    // and the watchdog was armed all along: silence for deadAfterMs ends the session
+    clock.advance(40);
+    await waitFor(() => user.states.some((s) => s.code === 'DEAD_LINK'), 5000, 'dead link after silence');
     await conn.close();
   });
 

@@ -10,7 +10,8 @@ import { parseEvents } from '../../nodes/lib/cpaas/source';
 import type { SmsError } from '../../nodes/lib/sms/errors';
 import type { SmsSendRequest } from '../../nodes/lib/sms/provider';
 import { FakeCpaas } from '../fakes/cpaas';
-import { delay } from '../helpers';
+import { ManualClock } from '../fakes/sms-gateway';
+import { waitFor } from '../helpers';
 
 const SECRET = 'Pr0ject-S3cret-cpaas-lib';
 const PASSWORD = 'Us3r-Passw0rd-cpaas-lib';
@@ -200,13 +201,18 @@ describe('lib/cpaas token manager', () => {
 
   it('concurrent callers share one token request; the token is reused until half its lifetime', async () => {
     fake.tokenLifetimeS = 0.4;
-    const auth = new CpaasAuth(project(), { minRefreshMs: 10 });
+    // virtual time: the half-life is reached by the test, not by how fast this machine is
+    const clock = new ManualClock(Date.now());
+    const auth = new CpaasAuth(project(), { minRefreshMs: 10, clock });
     const tokens = await Promise.all([1, 2, 3, 4, 5].map(() => auth.getToken()));
     assert.strictEqual(fake.counts.token, 1);
     assert.ok(tokens.every((t) => t === tokens[0]));
     assert.strictEqual(tokens[0].refreshAt - tokens[0].obtainedAt, 200);
     assert.strictEqual(await auth.getToken(), tokens[0]);
-    await delay(230);
+    clock.advance(tokens[0].refreshAt - clock.now() - 1);
+    assert.strictEqual(await auth.getToken(), tokens[0], 'reused up to the last millisecond');
+    assert.strictEqual(fake.counts.token, 1);
+    clock.advance(1);
     const fresh = await auth.getToken();
     assert.notStrictEqual(fresh.accessToken, tokens[0].accessToken);
     assert.strictEqual(fake.counts.token, 2);
@@ -214,14 +220,24 @@ describe('lib/cpaas token manager', () => {
 
   it('keepFresh re-authenticates at half-life and stops on abort', async () => {
     fake.tokenLifetimeS = 0.2;
-    const auth = new CpaasAuth(project(), { minRefreshMs: 10 });
+    // virtual time: each half-life is stepped by the test, so the count is exact
+    const clock = new ManualClock(Date.now());
+    const auth = new CpaasAuth(project(), { minRefreshMs: 10, clock });
     const stop = new AbortController();
     const running = auth.keepFresh(stop.signal);
-    await delay(560);
+    const sleeping = () => clock.nextAt() === clock.now() + 100; // waiting for the next half-life
+    await waitFor(() => fake.counts.token === 1 && sleeping(), 5000, 'the first login');
+    for (let n = 2; n <= 6; n++) {
+      clock.advance(100);
+      await waitFor(() => fake.counts.token === n && sleeping(), 5000, `login ${n}`);
+    }
     stop.abort();
     await running;
-    // one login, then one per 100 ms half-life: about 6, never a tight loop
-    assert.ok(fake.counts.token >= 4 && fake.counts.token <= 8, `token requests: ${fake.counts.token}`);
+    // one login, then one per 100 ms half-life: never a tight loop
+    assert.strictEqual(fake.counts.token, 6, `token requests: ${fake.counts.token}`);
+    assert.strictEqual(clock.pending, 0, 'no timer left after the abort');
+    clock.advance(1_000);
+    assert.strictEqual(fake.counts.token, 6, 'nothing after the abort');
   });
 
   it('a wrong secret is SMS_AUTH with the server reason, never the secret, and is not retried in a loop', async () => {

@@ -13,13 +13,16 @@ import { probeApiKey, probeWebSocket, testEsmsConnection } from '../../nodes/lib
 import { cleanAccessToken, decodeJwtClaims, isTokenExpired, tokenExpiry } from '../../nodes/lib/esms/token';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { FakeEsms, makeJwt, startFakeEsms } from '../fakes/esms';
-import { delay, waitFor } from '../helpers';
+import { ManualClock } from '../fakes/sms-gateway';
+import { tick, waitFor } from '../helpers';
 
 const fast: Partial<EsmsTimings> = {
   pingIntervalMs: 40,
-  deadAfterMs: 150,
+  // long enough that a busy machine never mistakes a late pong for a dead link; the dead-link test
+  // sets a short one on virtual time
+  deadAfterMs: 5_000,
   stableAfterMs: 10_000,
-  connectTimeoutMs: 1000,
+  connectTimeoutMs: 5_000, // also bounds the clean close: a busy machine must not cut it short
   backoff: {
     initialDelayMs: 10,
     maxDelayMs: 40,
@@ -202,21 +205,34 @@ describe('lib/esms connection against the fake', () => {
   });
 
   it('a server that stops answering pings is a dead link: reconnect', async () => {
-    const c = connect(fake.token());
+    // virtual time for pings and the watchdog: a busy machine cannot fake a dead link or skip a ping
+    const clock = new ManualClock(Date.now());
+    const c = connect(fake.token(), { ...fast, deadAfterMs: 150, clock });
     const u = user();
     c.register(u);
-    await waitFor(() => fake.openSockets === 1);
+    await waitFor(() => fake.openSockets === 1 && c.state.phase === 'subscribed');
     fake.stall();
-    await waitFor(() => u.states.some((s) => s.code === 'DEAD_LINK'), 3000, 'dead link');
+    for (let ping = 1; ping <= 3; ping++) {
+      clock.advance(40);
+      await waitFor(() => fake.pings === ping, 5000, `ping ${ping}`);
+    }
+    assert.ok(!u.states.some((s) => s.code === 'DEAD_LINK'), 'not dead before deadAfterMs');
+    clock.advance(40); // 160 ms of silence > deadAfterMs (150)
+    await waitFor(() => u.states.some((s) => s.code === 'DEAD_LINK'), 5000, 'dead link');
     assert.ok(fake.pings >= 2, 'kept pinging while waiting');
     fake.stall(false);
-    await waitFor(() => fake.acceptedUpgrades >= 2 && c.state.phase === 'subscribed');
+    await waitFor(() => {
+      if (c.state.phase === 'backoff') clock.runNext(); // the reconnect delay
+      return fake.acceptedUpgrades >= 2 && c.state.phase === 'subscribed';
+    });
   });
 
   it('401 on the upgrade: red with a clear reason, long backoff, no tight loop; stops after the limit', async () => {
     const token = fake.token();
     fake.revoke(token);
-    const c = connect(token, { ...fast, maxPermanentFailures: 2 });
+    // virtual time for the backoff: what is asserted is the schedule, not how fast this machine is
+    const clock = new ManualClock(Date.now());
+    const c = connect(token, { ...fast, maxPermanentFailures: 2, clock });
     const u = user();
     c.register(u);
     await waitFor(() => c.state.phase === 'error');
@@ -224,22 +240,33 @@ describe('lib/esms connection against the fake', () => {
     assert.strictEqual(c.state.code, 'AUTH');
     assert.ok(c.state.reason!.startsWith(TOKEN_REJECTED), c.state.reason);
     assert.ok(!c.state.reason!.includes(token));
-    await delay(150);
+    assert.strictEqual(c.state.retryAt! - clock.now(), 300, 'the long backoff');
+    clock.advance(299);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still waiting');
     assert.strictEqual(fake.rejectedUpgrades, 1, 'no retry before the long backoff');
+    clock.advance(1);
     await waitFor(() => c.state.phase === 'error' && c.state.retryAt === undefined, 3000, 'stay red');
-    await delay(200);
+    assert.strictEqual(clock.pending, 0, 'nothing scheduled that could try again');
+    clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.rejectedUpgrades, 2, 'stopped after maxPermanentFailures');
   });
 
   it('an expired token (exp in the past) is reported without connecting', async () => {
     const expired = fake.token({ expiresInSec: -60 });
-    const c = connect(expired);
+    const clock = new ManualClock(Date.now());
+    const c = connect(expired, { ...fast, clock });
     const u = user();
     c.register(u);
     await waitFor(() => c.state.phase === 'error');
     assert.match(c.state.reason!, /access token expired at \d{4}-/);
     assert.strictEqual(c.state.retryAt, undefined, 'no retry: the token cannot heal');
-    await delay(100);
+    assert.strictEqual(clock.pending, 0, 'nothing scheduled that could connect');
+    clock.advance(24 * 3600_000);
+    await tick();
+    assert.strictEqual(c.state.phase, 'error', 'still stopped');
     assert.strictEqual(fake.upgrades.length, 0);
   });
 
@@ -257,7 +284,8 @@ describe('lib/esms connection against the fake', () => {
   it('close() ends the socket with 1000 and leaves nothing open', async () => {
     const c = connect(fake.token());
     c.register(user());
-    await waitFor(() => fake.openSockets === 1);
+    // open on both ends: a socket the client still sees as opening cannot be closed with 1000
+    await waitFor(() => fake.openSockets === 1 && c.state.phase === 'subscribed');
     const closed = new Promise<number>((resolve) =>
       [...fake.sockets][0].on('close', (code) => resolve(code)),
     );

@@ -2,7 +2,7 @@ import assert from 'assert';
 import WebSocket from 'ws';
 import { httpRpc, JsonRpcClient, JsonRpcError, RpcTransportError } from '../../nodes/lib/privmx/jsonrpc';
 import { FakePrivmxBridge, startFakeBridge } from '../fakes/privmx-bridge';
-import { delay, waitFor } from '../helpers';
+import { waitFor } from '../helpers';
 
 describe('lib/privmx jsonrpc client', () => {
   function loopback() {
@@ -186,7 +186,10 @@ describe('lib/privmx jsonrpc against the fake Bridge', () => {
     let answered = false;
     ws.on('message', () => (answered = true));
     ws.send(JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'manager/auth', params: {} }));
-    await delay(100);
+    // the server handles frames in order: its pong to a later ping proves the text frame was handled
+    const pong = new Promise((resolve) => ws.once('pong', resolve));
+    ws.ping();
+    await pong;
     assert.strictEqual(answered, false);
     ws.terminate();
   });
@@ -304,7 +307,10 @@ describe('fake Bridge protocol rules', () => {
     await client.call('manager/bindAccessToken', { accessToken: t.accessToken });
     assert.strictEqual(await client.call('manager/subscribeToChannel', { channels: ['thread'] }), 'OK');
     assert.strictEqual(fake.push('thread', 'threadStats', { threadId: 'x' }), 0);
-    await delay(50);
+    // a pong to a later ping: a notification, had one been sent, would have arrived before it
+    const pong = new Promise((resolve) => ws.once('pong', resolve));
+    ws.ping();
+    await pong;
     assert.strictEqual(frames.length, 0);
     ws.terminate();
   });

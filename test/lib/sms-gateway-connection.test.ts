@@ -11,7 +11,7 @@ import {
 } from '../../nodes/lib/sms-gateway/connection';
 import { eventSelection, GatewayEventType } from '../../nodes/lib/sms-gateway/envelope';
 import { gatewayStatus } from '../../nodes/lib/sms-gateway/status';
-import { delay, waitFor } from '../helpers';
+import { CountingClock, waitFor } from '../helpers';
 import { FakeSmsGateway, GOOD_KEY, ManualClock, maxInWindow } from '../fakes/sms-gateway';
 
 const FAST: GatewayTiming = {
@@ -25,8 +25,9 @@ const FAST: GatewayTiming = {
     maxPermanentDelayMs: 60,
   },
   deadAfterMs: 0,
-  authTimeoutMs: 1000,
-  requestTimeoutMs: 1000,
+  // limits a busy machine never reaches by accident (a late answer must not look like a failure)
+  authTimeoutMs: 5_000,
+  requestTimeoutMs: 5_000,
   closeWaitMs: 200,
 };
 
@@ -134,12 +135,23 @@ describe('lib/sms-gateway GatewayConnection', () => {
   it('pings are heartbeats, never messages, and keep the link alive', async () => {
     await fake.close();
     fake = await new FakeSmsGateway({ pingIntervalMs: 20 }).start();
-    const conn = connect({}, { deadAfterMs: 300 });
+    // virtual time for the watchdog: a busy machine cannot fake a dead link
+    const clock = new ManualClock(Date.now());
+    const conn = connect({}, { deadAfterMs: 300, clock });
     const u = user();
     conn.register(u);
     await waitFor(() => conn.state.phase === 'subscribed');
-    await delay(500);
-    assert.strictEqual(u.msgs.length, 0);
+    // 100 virtual ms per ping, 500 ms in all: beyond deadAfterMs
+    for (let i = 0; i < 5; i++) {
+      const pings = fake.pingsSent;
+      await waitFor(() => fake.pingsSent > pings, 5000, 'a ping');
+      clock.advance(100);
+    }
+    // a marker event: a ping turned into a message would have come before it
+    const marker = fake.pushStatus();
+    await waitFor(() => u.msgs.length >= 1, 5000, 'the marker event');
+    assert.deepStrictEqual(u.msgs[0].payload, marker);
+    assert.strictEqual(u.msgs.length, 1, 'no ping became a message');
     assert.strictEqual(conn.stats.connects, 1, 'no reconnect');
     assert.ok(!u.states.some((s) => s.code === 'DEAD_LINK'));
   });
@@ -198,7 +210,11 @@ describe('lib/sms-gateway GatewayConnection', () => {
   });
 
   it('a rejected key (token endpoint 401): red with the server reason, long backoff, stops after the limit', async () => {
-    const conn = connect({ apiKey: 'sgw_ffffffffffffffffffffffffffffffff' }, { maxPermanentFailures: 2 });
+    const clock = new CountingClock();
+    const conn = connect(
+      { apiKey: 'sgw_ffffffffffffffffffffffffffffffff' },
+      { maxPermanentFailures: 2, clock },
+    );
     const u = user();
     conn.register(u);
     await waitFor(() => conn.state.phase === 'error' && conn.state.retryAt === undefined, 3000);
@@ -213,7 +229,8 @@ describe('lib/sms-gateway GatewayConnection', () => {
     assert.strictEqual(status.fill, 'red');
     assert.ok(status.text?.startsWith('sms-gateway.status.stopped'));
     assert.ok(status.text?.includes('Invalid API key'));
-    await delay(100);
+    // stopped: no timer is left that could start another attempt
+    await waitFor(() => clock.pending.size === 0, 5000, 'no timer left');
     assert.strictEqual(fake.authFailures.length, 2, 'stopped: no more attempts');
   });
 
