@@ -330,6 +330,8 @@ export class FakeSmsapi {
     if (valid.length === 0) return 13;
     if (!message) return 11;
     const seg = countSegments(message);
+    // nounicode: a text that needs Unicode (UCS-2) is refused, not sent in shorter parts
+    if ((body.nounicode === true || body.nounicode === 1) && seg.encoding !== 'GSM-7') return 11;
     const maxParts = body.max_parts === undefined ? 10 : Number(body.max_parts);
     if (seg.parts > 10) return 11;
     if (seg.parts > maxParts) return 12;

@@ -85,7 +85,34 @@ describe('lib/sms recipients', function () {
         (err: SmsError) => err.code === 'SMS_INVALID_NUMBER' && err.message.includes(bad),
       );
     }
-    assert.throws(() => toE164('500000000'), /no default country/);
+    assert.throws(() => toE164('500000000'), /Default country/);
+  });
+
+  it('error texts put the number and the reason first; the country hint only where it applies', () => {
+    const why = (raw: string, country?: string) => {
+      try {
+        toE164(raw, country);
+      } catch (err) {
+        return (err as SmsError).message;
+      }
+      return 'valid';
+    };
+    assert.equal(why('+48 12345'), '+48 12345: not a valid phone number (too short)');
+    assert.equal(why('12345', 'PL'), '12345: not a valid phone number (too short)');
+    // a short code with no country: a country would not help, so no hint
+    assert.equal(why('12345'), '12345: not a valid phone number (too short)');
+    assert.equal(
+      why('+48 500 000 000 000 000'),
+      '+48 500 000 000 000 000: not a valid phone number (too long)',
+    );
+    assert.equal(why('call me'), 'call me: not a valid phone number (not a phone number)');
+    assert.equal(why('+999 123456789'), '+999 123456789: not a valid phone number (unknown country code)');
+    // a national number without a default country: that is what the hint is for
+    assert.match(
+      why('500 000 000'),
+      /^500 000 000: not a valid phone number \(a national number: set Default country/,
+    );
+    assert.match(why('500 000 000', 'PL'), /^valid$/);
   });
 
   it('the node list wins over msg.to (conflict flagged); duplicates removed after normalising', () => {
@@ -171,13 +198,21 @@ describe('lib/sms template', function () {
     assert.equal(compileTemplate('{{n}}').render({ n: 0 }), '0');
   });
 
-  it('an empty template sends msg.payload as text (objects as JSON, buffers as UTF-8)', () => {
+  it('an empty template sends msg.payload as text (numbers, buffers as UTF-8)', () => {
     const t = compileTemplate('');
     assert.equal(t.render({ payload: 'hi' }), 'hi');
     assert.equal(t.render({ payload: 42 }), '42');
-    assert.equal(t.render({ payload: { x: [1] } }), '{"x":[1]}');
     assert.equal(t.render({ payload: Buffer.from('zażółć') }), 'zażółć');
     assert.equal(t.render({}), '');
+  });
+
+  it('an empty template with an object or array payload is SMS_NO_TEXT saying "set a Message template"', () => {
+    const t = compileTemplate('  ');
+    for (const payload of [{ x: [1] }, [1, 2], { channel: 'thread', data: {} }])
+      assert.throws(
+        () => t.render({ payload }),
+        (err: SmsError) => err.code === 'SMS_NO_TEXT' && /set a Message template/.test(err.message),
+      );
   });
 
   it('a syntax error fails at compile time with SMS_TEMPLATE', () => {

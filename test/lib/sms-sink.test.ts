@@ -5,6 +5,7 @@ import type { Admission, SmsGuards } from '../../nodes/lib/sms/guards';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../../nodes/lib/sms/provider';
 import {
   attachSink,
+  duplicateWarnings,
   type InputHandler,
   memoTranslate,
   type SinkConfig,
@@ -381,6 +382,49 @@ describe('sms sink (attachSink + pipeline)', function () {
     assert.equal((host.statuses[0] as { fill: string }).fill, 'red');
     const r = await host.receive({ payload: 'x', to: '+48500000000' });
     assert.equal((r.err as SmsError).code, 'SMS_CONFIG');
+  });
+
+  it('skipped duplicates are counted in the status but keep it green (not trouble)', () => {
+    const t = (k: string, p?: Record<string, unknown>) => (p && 'count' in p ? `${k}=${p.count}` : k);
+    const s = sinkStatus(
+      { sent: 2, failed: 0, limited: 0, duplicate: 7, dropped: 0, pending: 0 },
+      false,
+      t,
+    ) as {
+      text: string;
+      fill: string;
+    };
+    assert.equal(s.text, 'common.status.sent=2 · common.sink.duplicate=7');
+    assert.equal(s.fill, 'green');
+    const limited = sinkStatus(
+      { sent: 2, failed: 0, limited: 1, duplicate: 7, dropped: 0, pending: 0 },
+      false,
+      t,
+    );
+    assert.equal((limited as { fill: string }).fill, 'yellow', 'limits are still trouble');
+  });
+
+  it('duplicate warnings: once per window, the next one with the count of skips it covers', async () => {
+    const clock = new ManualClock();
+    const warnings: string[] = [];
+    const t = (k: string, p?: Record<string, unknown>) => `${k} ${JSON.stringify(p)}`;
+    const w = duplicateWarnings({ warn: (m) => warnings.push(String(m)) }, t, 60_000, clock);
+    w.skipped('+48500000000');
+    for (let i = 0; i < 6; i++) w.skipped('+48500000001');
+    assert.equal(warnings.length, 1);
+    assert.match(
+      warnings[0],
+      /^common\.sink\.duplicateWarn \{"to":"\+48500000000","seconds":60,"quiet":60\}$/,
+    );
+    await clock.advance(59_999);
+    w.skipped('+48500000002');
+    assert.equal(warnings.length, 1, 'still inside the window');
+    await clock.advance(1);
+    w.skipped('+48500000003');
+    assert.equal(warnings.length, 2);
+    // 7 skips went unwarned in the first window, plus this one
+    assert.match(warnings[1], /^common\.sink\.duplicateWarnCount .*"count":8/);
+    assert.match(warnings[1], /"to":"\+48500000003"/);
   });
 
   it('status text counts sent / failed / limited and says test mode', () => {

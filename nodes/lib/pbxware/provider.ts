@@ -232,6 +232,8 @@ export function createPbxwareProvider(opts: PbxwareProviderOptions): SmsProvider
   const fetchImpl = opts.fetch ?? fetch;
   return {
     name: 'pbxware',
+    // no per-message options: mode (SMS or voicemail) decides how To is read, so it stays on the node
+    optionSchema: {},
     recipientKind: mode === 'voicemail' ? 'opaque' : 'e164',
     async send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
       checkSettings(settings, mode);

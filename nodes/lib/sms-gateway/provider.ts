@@ -12,6 +12,7 @@
  */
 import type { Network } from '../proxy';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
+import type { OptionSchema } from '../sms/options';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { isRedirect, NO_REDIRECTS } from '../safe-url';
 import { baseUrl, E164, errorText, isAuthRejection, readJson, redirectError } from './api';
@@ -19,6 +20,14 @@ import { AuthGuard, AuthRefusedError } from './auth-guard';
 import { gatewayGuard } from './connection';
 
 export const PROVIDER = 'sms-gateway';
+
+/**
+ * What `sms-gateway out` takes as a node property and in msg.sms.options: the gateway's optional
+ * `userId` (your end user, kept with the message on the gateway).
+ */
+export const GATEWAY_OPTIONS: OptionSchema = {
+  userId: { type: 'string', maxLength: 128 },
+};
 
 export interface GatewayProviderOptions {
   url?: string;
@@ -33,6 +42,7 @@ export interface GatewayProviderOptions {
 export class GatewayProvider implements SmsProvider {
   readonly name = PROVIDER;
   readonly recipientKind = 'e164' as const;
+  readonly optionSchema = GATEWAY_OPTIONS;
   private readonly base?: string;
   private readonly configError?: string;
   private readonly apiKey?: string;
@@ -69,7 +79,12 @@ export class GatewayProvider implements SmsProvider {
       );
 
     const body: Record<string, unknown> = { to: request.to, from, body: request.text };
-    const userId = request.msg.userId;
+    // msg.sms.options.userId, else msg.userId (the older way), else the node's userId
+    const given = request.msg.sms as { options?: { userId?: unknown } } | undefined;
+    const own = typeof given?.options?.userId === 'string' ? given.options.userId : undefined;
+    const legacy = request.msg.userId;
+    const userId =
+      own ?? (typeof legacy === 'string' && legacy ? legacy : undefined) ?? request.options?.userId;
     if (typeof userId === 'string' && userId) body.userId = userId;
 
     let ticket;

@@ -24,6 +24,10 @@ export const SmsErrorCodes = [
   'SMS_TOO_MANY_RECIPIENTS',
   /** the cluster store (Redis) is unreachable and the cluster's onError is 'hold' */
   'SMS_CLUSTER_DOWN',
+  /** a msg.sms.options key the sink does not take, or a bad value (wrong type, out of range, a past date) */
+  'SMS_BAD_OPTION',
+  /** msg.payload is an object and the node has no Message template: set one */
+  'SMS_NO_TEXT',
 ] as const;
 
 export type SmsErrorCode = (typeof SmsErrorCodes)[number];

@@ -11,6 +11,7 @@ import {
   type OverflowPolicy,
   type SmsGuards,
 } from './guards';
+import { messageOptions, nodeOptions, type SmsOptions } from './options';
 import type { SmsProvider, SmsSendResult } from './provider';
 import { hasRecipients, type Recipients, resolveRecipients } from './recipients';
 import { cancelledError, withRetry } from './retry';
@@ -101,6 +102,8 @@ export interface PipelineOptions {
   random?: () => number;
   /** shared guards (a cluster) wrapping this instance's own; absent = the local guards alone */
   guards?: (local: SmsGuards) => SmsGuards;
+  /** the node's properties: the provider's options (its optionSchema) are read from them */
+  properties?: Readonly<Record<string, unknown>>;
 }
 
 /** Timings tests may shorten with `tuning.sink = {...}`. */
@@ -151,6 +154,7 @@ export function pipelineOptions(
     backoff: t.retryBackoff,
     maxRetryAfterMs: t.maxRetryAfterMs,
     clock: t.clock,
+    properties: { ...config },
   };
 }
 
@@ -164,6 +168,7 @@ interface Job {
   parts: number;
   truncated: boolean;
   msg: Readonly<Record<string, unknown>>;
+  options: SmsOptions;
   finish(outcome: Outcome): void;
 }
 
@@ -175,6 +180,10 @@ export class SmsPipeline {
   private readonly configured?: Recipients;
   /** the node's own list names more recipients than maxRecipients: every message fails with it */
   readonly configuredError?: SmsError;
+  /** a node property holding a bad provider option: every message fails with it */
+  readonly optionsError?: SmsError;
+  /** the provider options set on the node (msg.sms.options overrides them) */
+  private readonly nodeOptions: SmsOptions = {};
   private readonly template?: Template;
   private readonly guards: SmsGuards;
   private readonly queue: BoundedQueue<Job>;
@@ -206,6 +215,11 @@ export class SmsPipeline {
       });
       if (this.configured.tooMany) this.configuredError = tooManyError(this.configured.tooMany, 'To');
     }
+    try {
+      this.nodeOptions = nodeOptions(provider.optionSchema, opts.properties ?? {});
+    } catch (err) {
+      this.optionsError = err as SmsError;
+    }
     // this instance's own guards (the dedupe window kept across a redeploy of the same node id)
     const local = new LocalGuards(opts, opts.clock, opts.id);
     this.guards = opts.guards ? opts.guards(local) : local;
@@ -216,6 +230,11 @@ export class SmsPipeline {
   /** numbers in the node's own list that are not valid (reported at deploy) */
   get invalidConfigured(): string[] {
     return this.configured ? this.configured.invalid.map((i) => i.raw) : [];
+  }
+
+  /** why each of them is not valid ("12345: not a valid phone number (too short)") */
+  get invalidConfiguredReasons(): string[] {
+    return this.configured ? this.configured.invalid.map((i) => i.error.message) : [];
   }
 
   get isClosed(): boolean {
@@ -259,6 +278,20 @@ export class SmsPipeline {
     if (total === 0)
       return fail(new SmsError('SMS_NO_RECIPIENT', 'no recipient: set "To" on the node or msg.to'));
     if (this.templateError) return fail(this.templateError);
+    if (this.optionsError) return fail(this.optionsError);
+    let options: SmsOptions;
+    try {
+      options = messageOptions(
+        this.provider.optionSchema,
+        this.nodeOptions,
+        msg,
+        opts.clock.now(),
+        this.provider.name,
+      );
+      this.provider.checkOptions?.(options, recipients.valid.length + recipients.invalid.length);
+    } catch (err) {
+      return fail(err as SmsError);
+    }
 
     let text: string;
     try {
@@ -362,6 +395,7 @@ export class SmsPipeline {
           parts: seg.parts,
           truncated,
           msg,
+          options,
           finish: (o) => {
             deliver(o);
             resolve();
@@ -445,6 +479,7 @@ export class SmsPipeline {
             encoding: job.encoding,
             parts: job.parts,
             msg: job.msg,
+            options: job.options,
             attempt,
           },
           signal,

@@ -1,3 +1,5 @@
+import type { OptionSchema, SmsOptions } from './options';
+
 /**
  * The contract between the shared SMS pipeline and a provider adapter. An adapter only knows how to
  * submit ONE SMS to ONE recipient and how to classify its errors (throw SmsError).
@@ -11,8 +13,10 @@ export interface SmsSendRequest {
   from?: string;
   encoding: 'GSM-7' | 'UCS-2';
   parts: number;
-  /** the input message, read-only: for provider-specific options */
+  /** the input message, read-only */
   msg: Readonly<Record<string, unknown>>;
+  /** the provider's options for this SMS (node properties, msg.sms.options over them), checked against its schema */
+  options?: SmsOptions;
   /** 0 for the first try, 1.. for retries */
   attempt: number;
   /** stable id of this one SMS, the same on every attempt (for provider-side deduplication) */
@@ -44,6 +48,10 @@ export interface SmsProvider {
    * pipeline may retry its own timeouts. Unset: a timeout is reported, never retried.
    */
   readonly idempotent?: boolean;
+  /** the options this provider takes (node properties and msg.sms.options keys); absent = none */
+  readonly optionSchema?: OptionSchema;
+  /** a check across options and the message (e.g. one recipient only); throw SMS_BAD_OPTION */
+  checkOptions?(options: SmsOptions, recipients: number): void;
   /** Send one SMS. Throw SmsError (transient or not); honour the signal (timeout/close). */
   send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult>;
 }

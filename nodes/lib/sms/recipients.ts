@@ -1,4 +1,4 @@
-import { parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js';
+import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js';
 import { SmsError } from './errors';
 
 /** Recipients resolved for one message: E.164 (or as typed for opaque providers), without duplicates. */
@@ -49,7 +49,7 @@ export function hasRecipients(value: unknown): boolean {
   }
 }
 
-/** Normalise one number to E.164; throws SMS_INVALID_NUMBER naming it. */
+/** Normalise one number to E.164; throws SMS_INVALID_NUMBER naming it, the reason first. */
 export function toE164(raw: string, defaultCountry?: string): string {
   const country = defaultCountry ? (defaultCountry.trim().toUpperCase() as CountryCode) : undefined;
   let parsed;
@@ -58,11 +58,46 @@ export function toE164(raw: string, defaultCountry?: string): string {
   } catch {
     parsed = undefined;
   }
-  if (!parsed || !parsed.isValid()) {
-    const hint = !country && !raw.trim().startsWith('+') ? ' (national number and no default country)' : '';
-    throw new SmsError('SMS_INVALID_NUMBER', `invalid phone number "${raw}"${hint}`);
-  }
+  if (!parsed || !parsed.isValid())
+    throw new SmsError(
+      'SMS_INVALID_NUMBER',
+      `${raw.trim()}: not a valid phone number (${whyInvalid(raw, country)})`,
+    );
   return parsed.number;
+}
+
+/** Digits a national number has at least (shorter ones are short codes, not a missing country). */
+const MIN_NATIONAL_DIGITS = 7;
+
+/** Why a number is not valid, in words; the country hint only where a country would help. */
+export function whyInvalid(raw: string, country?: CountryCode): string {
+  const text = raw.trim();
+  const digits = text.replace(/\D/g, '').length;
+  if (digits === 0 || /[^\d\s()+.\-/]/.test(text)) return 'not a phone number';
+  if (!country && !text.startsWith('+'))
+    return digits < MIN_NATIONAL_DIGITS
+      ? 'too short'
+      : 'a national number: set Default country on the node or write it with +country code';
+  let problem: string | undefined;
+  try {
+    problem = validatePhoneNumberLength(text, country);
+  } catch {
+    problem = undefined;
+  }
+  switch (problem) {
+    case 'TOO_SHORT':
+      return 'too short';
+    case 'TOO_LONG':
+      return 'too long';
+    case 'INVALID_LENGTH':
+      return 'wrong number of digits';
+    case 'INVALID_COUNTRY':
+      return 'unknown country code';
+    case 'NOT_A_NUMBER':
+      return 'not a phone number';
+    default:
+      return country && !text.startsWith('+') ? `no such number in ${country}` : 'no such number';
+  }
 }
 
 /**

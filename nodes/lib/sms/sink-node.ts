@@ -18,7 +18,8 @@
  *   Message-level failures (no recipient, too many recipients, bad template, empty or too-long text)
  *   are one `done(err)`. SMS_UNCERTAIN: the SMS may have been sent (an ambiguous failure, not retried).
  *   Rate-limited (SMS_RATE_LIMITED) and queue-overflow (SMS_QUEUE_FULL) SMS are failures too.
- * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, a warning, counted.
+ * - duplicate (same recipient + text inside dedupeWindow): nothing sent, no error, counted in the status
+ *   (green: not trouble); one warning per window with a count, not one per SMS.
  *
  * Close (redeploy, shutdown): input is refused (SMS_CANCELLED); each queued SMS fails with
  * SMS_CANCELLED on its own message; each request in flight is let finish (never aborted) and its
@@ -106,7 +107,10 @@ export interface SinkHandle {
 
 const SINK = COMMON + 'sink.';
 
-/** The status text: "sent 10 · limited 190 · test mode"; colour by the worst recent thing. */
+/**
+ * The status text: "sent 10 · limited 190 · test mode"; colour by the worst recent thing. Skipped
+ * duplicates are counted but keep the dot green: nothing is wrong.
+ */
 export function sinkStatus(
   stats: PipelineStats,
   testMode: boolean,
@@ -131,8 +135,8 @@ export function sinkStatus(
   const text = parts.join(' · ');
   if (stats.pending > 0) return { fill: 'blue', shape: 'dot', text };
   if (failing) return { fill: 'red', shape: 'ring', text };
-  if (stats.limited > 0 || stats.dropped > 0 || stats.duplicate > 0 || testMode)
-    return { fill: 'yellow', shape: 'dot', text };
+  // yellow is for trouble (limited, dropped) and test mode; a skipped duplicate is the guard working
+  if (stats.limited > 0 || stats.dropped > 0 || testMode) return { fill: 'yellow', shape: 'dot', text };
   return { fill: 'green', shape: 'dot', text };
 }
 
@@ -151,6 +155,43 @@ export function memoTranslate(t: Translate): Translate {
     const text = t(key, params);
     last.set(key, { params: sig, text });
     return text;
+  };
+}
+
+/** How long one duplicate warning covers at most (a week-long dedupe window still warns hourly). */
+const MAX_WARN_PERIOD_MS = 3_600_000;
+
+/**
+ * One warning per window for skipped duplicates, not one per SMS: the first skip warns at once (so a
+ * new user learns why nothing was sent); further skips in the next window are only counted, and the
+ * first skip after it warns again with that count.
+ */
+export function duplicateWarnings(
+  host: Pick<SinkHost, 'warn'>,
+  t: Translate,
+  windowMs: number,
+  clock: { now(): number },
+): { skipped(to: string): void } {
+  const periodMs = Math.min(Math.max(windowMs, 1_000), MAX_WARN_PERIOD_MS);
+  const seconds = Math.round(windowMs / 1000);
+  let quietUntil = -Infinity;
+  let unwarned = 0;
+  return {
+    skipped(to) {
+      const now = clock.now();
+      if (now < quietUntil) {
+        unwarned++;
+        return;
+      }
+      quietUntil = now + periodMs;
+      const quiet = Math.round(periodMs / 1000);
+      host.warn(
+        unwarned === 0
+          ? t(SINK + 'duplicateWarn', { to, seconds, quiet })
+          : t(SINK + 'duplicateWarnCount', { to, seconds, quiet, count: unwarned + 1 }),
+      );
+      unwarned = 0;
+    },
   };
 }
 
@@ -180,12 +221,12 @@ export function attachSink(
   const p: SmsPipeline = new SmsPipeline(opts, provider, () => {
     if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
   });
-  const deployError = p.templateError ?? p.configuredError;
+  const deployError = p.templateError ?? p.configuredError ?? p.optionsError;
   if (deployError) {
     host.error(deployError);
     host.status({ fill: 'red', shape: 'ring', text: deployError.code });
   } else if (p.invalidConfigured.length > 0) {
-    const numbers = p.invalidConfigured.join(', ');
+    const numbers = p.invalidConfiguredReasons.join('; ');
     host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
     host.status({ fill: 'red', shape: 'ring', text: 'SMS_INVALID_NUMBER' });
   } else {
@@ -196,7 +237,7 @@ export function attachSink(
   }
 
   let conflictWarned = false;
-  const windowSeconds = p.opts.dedupeWindowMs / 1000;
+  const duplicates = duplicateWarnings(host, t, p.opts.dedupeWindowMs, p.opts.clock);
 
   host.on('input', (msg, send, done) => {
     let many = false;
@@ -209,9 +250,7 @@ export function attachSink(
           send({ ...msg, sms: o.sms });
           break;
         case 'duplicate':
-          host.warn(
-            t(SINK + 'duplicateWarn', { to: o.to, seconds: windowSeconds, msgid: String(msg._msgid ?? '') }),
-          );
+          duplicates.skipped(o.to);
           break;
         case 'failed':
           if (many) host.error(o.error, { ...msg, sms: o.sms });

@@ -4,7 +4,8 @@ import { SmsError } from './errors';
 /**
  * The SMS text from a mustache template over msg: `New message in {{event.containerId}}`. No HTML
  * escaping (an SMS is plain text); an object value renders as JSON. An empty template sends
- * msg.payload as text (objects as JSON).
+ * msg.payload when it is text (or a number, a Buffer); an object payload without a template is an
+ * error SMS_NO_TEXT: its JSON would be a long, paid SMS nobody asked for.
  */
 export interface Template {
   readonly source: string;
@@ -27,11 +28,21 @@ function asText(value: unknown): string {
 
 const config = { escape: asText };
 
+/** msg.payload as the SMS text when the node has no template. */
+function payloadText(payload: unknown): string {
+  if (payload !== null && typeof payload === 'object' && !Buffer.isBuffer(payload))
+    throw new SmsError(
+      'SMS_NO_TEXT',
+      `msg.payload is ${Array.isArray(payload) ? 'an array' : 'an object'}, not text: set a Message template on the node (e.g. "New message by {{event.author}}")`,
+    );
+  return asText(payload);
+}
+
 /** Compile once (at deploy): a syntax error throws SMS_TEMPLATE here, not at the first message. */
 export function compileTemplate(source: string | undefined): Template {
   const text = source ?? '';
   if (text.trim() === '') {
-    return { source: '', render: (msg) => asText(msg.payload) };
+    return { source: '', render: (msg) => payloadText(msg.payload) };
   }
   try {
     Mustache.parse(text);

@@ -3,6 +3,7 @@ import type { SMSAPI, SmsDetails } from 'smsapi';
 import { isProxyAuthError, type Network } from '../proxy';
 import { redactUrl } from '../safe-url';
 import { fromFetchFailure, SmsError } from '../sms/errors';
+import type { OptionSchema, SmsOptions } from '../sms/options';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { smsapiClient } from './client';
 
@@ -44,6 +45,50 @@ export interface SmsapiSendOptions {
   maxParts?: number;
   /** SMSAPI `normalize`: replace national characters (ą → a) so the SMS stays GSM-7 */
   normalize?: boolean;
+}
+
+/** SMSAPI's request character sets (`encoding`); the client sends utf-8 unless told otherwise */
+export const SMSAPI_ENCODINGS = [
+  'utf-8',
+  'iso-8859-1',
+  'iso-8859-2',
+  'iso-8859-3',
+  'iso-8859-7',
+  'windows-1250',
+  'windows-1251',
+] as const;
+
+/** SMSAPI's expiration_date must lie 15 minutes to 72 hours after the sending time */
+export const SMSAPI_EXPIRATION_MINUTES = { min: 15, max: 72 * 60 } as const;
+
+/**
+ * What `smsapi out` takes as node properties and in msg.sms.options (the README lists them):
+ * fast (priority route), flash, date (scheduled sending, per message only), expiration (minutes),
+ * encoding (request character set), noUnicode (refuse a text that needs Unicode).
+ */
+export const SMSAPI_OPTIONS: OptionSchema = {
+  fast: { type: 'boolean' },
+  flash: { type: 'boolean' },
+  date: { type: 'date' },
+  expiration: { type: 'number', ...SMSAPI_EXPIRATION_MINUTES, integer: true },
+  encoding: { type: 'string', values: SMSAPI_ENCODINGS },
+  noUnicode: { type: 'boolean' },
+};
+
+/** The options as the client's details (date and expirationDate are Dates; the client formats them). */
+export function smsapiOptionDetails(options: SmsOptions | undefined, now: number): SmsDetails {
+  const details: SmsDetails = {};
+  if (!options) return details;
+  if (options.fast === true) details.fast = true;
+  if (options.flash === true) details.flash = true;
+  if (options.noUnicode === true) details.noUnicode = true;
+  if (typeof options.encoding === 'string')
+    details.encoding = options.encoding as (typeof SMSAPI_ENCODINGS)[number];
+  const date = options.date instanceof Date ? options.date.getTime() : undefined;
+  if (date !== undefined) details.date = new Date(date);
+  if (typeof options.expiration === 'number')
+    details.expirationDate = new Date((date ?? now) + options.expiration * 60_000);
+  return details;
 }
 
 /** Check and normalise the base URL: http(s) only, no trailing slash. Throws SMS_CONFIG. */
@@ -164,6 +209,7 @@ export class SmsapiProvider implements SmsProvider {
   readonly testMode: boolean;
   /** idx + checkIdx make resubmissions safe: the pipeline may retry timeouts */
   readonly idempotent = true;
+  readonly optionSchema = SMSAPI_OPTIONS;
   /** undefined while the account has no token: every send then fails with SMS_CONFIG */
   private readonly client?: SMSAPI;
   private readonly from?: string;
@@ -190,7 +236,8 @@ export class SmsapiProvider implements SmsProvider {
     if (signal.aborted) throw mapSmsapiError(signal.reason);
     if (!this.client) throw new SmsError('SMS_CONFIG', 'SMSAPI: no OAuth token in the account credentials');
     const idx = this.idxFor(request);
-    const details: SmsDetails = { idx, checkIdx: true };
+    // a fresh object per call: the client mutates it
+    const details: SmsDetails = { ...smsapiOptionDetails(request.options, Date.now()), idx, checkIdx: true };
     const from = request.from?.trim() || this.from;
     if (from) details.from = from;
     if (this.testMode) details.test = true;
