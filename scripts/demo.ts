@@ -11,14 +11,17 @@ import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
-import { FakePrivmxBridge } from '../test/fakes/privmx-bridge';
+import { DEMO_THREADS, FakePrivmxBridge } from '../test/fakes/privmx-bridge';
 import { FakeSmsapi } from '../test/fakes/smsapi';
 
 export const ROOT = path.join(__dirname, '..');
 export const DEMO_API_KEY = { id: 'demo-api-key', secret: 'demo-api-secret-not-a-real-one' };
 export const DEMO_SMSAPI_TOKEN = 'demo-smsapi-token-not-a-real-one';
-/** the thread the simulator posts new messages to: the demo texts the on-call phone for it */
-export const DEMO_THREAD_ID = '66715bd6ef3efd9ecfe7a1cc';
+/** the simulator's on-call thread: the demo texts the on-call phone for its new messages */
+export const DEMO_THREAD_ID = DEMO_THREADS.alerts;
+/** where the simulators listen by default (examples/demo-privmx-to-sms.json points at these) */
+export const DEMO_BRIDGE_PORT = 9111;
+export const DEMO_SMSAPI_PORT = 9112;
 
 /** Ids of the demo flow's nodes, for code that extends the flow. */
 export const DEMO_IDS = {
@@ -42,6 +45,8 @@ export interface DemoOptions {
   port?: number;
   /** fake Bridge port (default 9111, else an ephemeral one) */
   bridgePort?: number;
+  /** fake SMSAPI port (default 9112, else an ephemeral one) */
+  smsapiPort?: number;
   /** Node-RED user dir (default <repo>/.demo) */
   userDir?: string;
   /** one demo event every … ms */
@@ -81,10 +86,13 @@ export function demoFlow(bridgeUrl: string, debugToConsole = false): FlowNode[] 
       z: DEMO_IDS.tab,
       name: 'Live PrivMX Bridge events (from a local simulator)',
       info:
-        'A simulated PrivMX Bridge on this machine emits a thread message, a store file or an inbox entry every ' +
-        'few seconds. `privmx in` subscribes to the thread, store and inbox channels and emits one message per ' +
-        'event: `msg.topic` = privmx/<channel>/<type>, `msg.payload` = the event as sent, `msg.event` = the ' +
-        'normalised ids. Open the Debug sidebar to watch them arrive.',
+        'A simulated PrivMX Bridge on this machine emits an event every few seconds: alerts in the on-call ' +
+        'thread, chat in the team thread, new files in a store, inbox entries, from different people. ' +
+        '`privmx in` subscribes to the thread, store and inbox channels and emits one message per event: ' +
+        '`msg.topic` = privmx/<channel>/<type>, `msg.payload` = the event as sent, `msg.event` = the ' +
+        'normalised ids. The "PrivMX events" debug node shows the latest topic under itself (status only, so the ' +
+        'sidebar is not flooded); switch on its sidebar output to see whole events. The SMS side below puts ' +
+        'what it sent in `msg.sms`.',
       x: 250,
       y: 60,
       wires: [],
@@ -115,7 +123,8 @@ export function demoFlow(bridgeUrl: string, debugToConsole = false): FlowNode[] 
       z: DEMO_IDS.tab,
       name: 'PrivMX events',
       active: true,
-      tosidebar: true,
+      // status only: an event every few seconds would flood the sidebar; the SMS debug shows msg.sms
+      tosidebar: false,
       console: debugToConsole,
       tostatus: true,
       complete: 'true',
@@ -153,12 +162,15 @@ export function addSmsSide(flow: FlowNode[], smsapiUrl: string): void {
       id: 'demo-sms-comment',
       type: 'comment',
       z: DEMO_IDS.tab,
-      name: 'New message in thread 6671… → SMS to the on-call phone (fake SMSAPI)',
+      name: 'New message in the on-call thread → SMS to the on-call phone (fake SMSAPI)',
       info:
-        'The seed scenario. `event filter` keeps new messages of one thread; `smsapi out` renders the template, ' +
-        'checks the number, counts segments, applies the storm guards (10 SMS a minute, the same text to the ' +
-        'same number once a minute) and sends through a local SMSAPI simulator. The "SMS sent" debug shows ' +
-        '`msg.sms` (provider, to, ids, parts, status); failures reach the Catch node with `msg.error.code`.',
+        '`event filter` keeps new messages of the on-call thread (' +
+        DEMO_THREAD_ID +
+        '); `smsapi out` renders the template, checks the number, counts segments, applies the default storm ' +
+        'guards (at most 10 SMS a minute; the same text to the same number once a minute: the simulator ' +
+        're-posts every fourth alert, so you see a duplicate skipped, counted in the status and warned once) ' +
+        'and sends through a local SMSAPI simulator. The "SMS sent" debug shows `msg.sms` (provider, to, ids, ' +
+        'parts, status); failures reach the Catch node with `msg.error.code`.',
       x: 300,
       y: 220,
       wires: [],
@@ -193,12 +205,12 @@ export function addSmsSide(flow: FlowNode[], smsapiUrl: string): void {
       name: 'SMS to on-call',
       account: DEMO_IDS.smsapiAccount,
       to: '+48500000000',
-      message:
-        'PrivMX: {{payload.data.publicMeta.title}} - new message by {{event.author}} in thread {{event.containerId}}',
+      message: 'PrivMX alert: {{payload.data.publicMeta.title}} (posted by {{event.author}})',
       from: '',
       defaultCountry: 'PL',
+      // the editor's defaults: the guards stay on in the demo too
       rateLimit: 10,
-      dedupeWindow: 0,
+      dedupeWindow: 60,
       maxParts: 3,
       tooLong: 'refuse',
       x: 640,
@@ -235,6 +247,18 @@ async function startBridge(port: number, intervalMs: number): Promise<FakePrivmx
     return await FakePrivmxBridge.start({ ...opts, port });
   } catch {
     return FakePrivmxBridge.start({ ...opts, port: 0 });
+  }
+}
+
+async function startSmsapi(
+  port: number,
+  onSms: (sms: { to: string; message: string }) => void,
+): Promise<FakeSmsapi> {
+  const opts = { token: DEMO_SMSAPI_TOKEN, onSms };
+  try {
+    return await FakeSmsapi.start({ ...opts, port });
+  } catch {
+    return FakeSmsapi.start({ ...opts, port: 0 });
   }
 }
 
@@ -310,17 +334,14 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
   if (!fs.existsSync(path.join(ROOT, 'dist', 'nodes', 'privmx.js'))) {
     throw new Error('dist/ is missing: run `npm run build` first (npm start does)');
   }
-  const bridge = await startBridge(options.bridgePort ?? 9111, options.demoIntervalMs ?? 3_000);
+  const bridge = await startBridge(options.bridgePort ?? DEMO_BRIDGE_PORT, options.demoIntervalMs ?? 3_000);
   const userDir = options.userDir ?? path.join(ROOT, '.demo');
   const printSms = options.inheritOutput !== false;
   const smsapi =
     options.sms === false
       ? undefined
-      : await FakeSmsapi.start({
-          token: DEMO_SMSAPI_TOKEN,
-          onSms: (sms) => {
-            if (printSms) console.log(`[SMSAPI simulator] SMS to ${sms.to}: ${sms.message}`);
-          },
+      : await startSmsapi(options.smsapiPort ?? DEMO_SMSAPI_PORT, (sms) => {
+          if (printSms) console.log(`[SMSAPI simulator] SMS to ${sms.to}: ${sms.message}`);
         });
   const flow = demoFlow(bridge.url, options.debugToConsole ?? false);
   if (smsapi) addSmsSide(flow, smsapi.url);
@@ -403,13 +424,18 @@ export async function main(): Promise<void> {
     void shutdown(code ?? 1);
   });
   console.log('');
-  console.log(`  PrivMX Bridge simulator  ${handle.bridge.url}  (API key "${DEMO_API_KEY.id}")`);
+  console.log(
+    `  PrivMX Bridge simulator  ${handle.bridge.url}  (API key id "${DEMO_API_KEY.id}", secret "${DEMO_API_KEY.secret}")`,
+  );
+  console.log(`  on-call thread id        ${DEMO_THREAD_ID}`);
   if (handle.smsapi) console.log(`  SMSAPI simulator         ${handle.smsapi.url}`);
   console.log(`  Node-RED                 ${handle.url}`);
   console.log('');
   console.log(
     '  Open the editor and the Debug sidebar: an event arrives every few seconds, and every new message\n' +
-      '  in thread 6671… becomes an "SMS" (to the local SMSAPI simulator). Ctrl-C stops everything.',
+      '  in the on-call thread becomes an "SMS" (to the local SMSAPI simulator), shown as msg.sms.\n' +
+      '  Menu → Import → Examples → node-red-contrib-sms-notify → demo-privmx-to-sms runs against these\n' +
+      '  simulators as it is. Ctrl-C stops everything.',
   );
   console.log('');
 }

@@ -162,6 +162,36 @@ export function objectId(): string {
 
 const REDACT = new Set(['apiKeySecret', 'accessToken', 'refreshToken', 'signature']);
 
+/** The demo's threads: on-call alerts (the demo flow texts about these) and the team's chat. */
+export const DEMO_THREADS = {
+  alerts: '66715bd6ef3efd9ecfe7a1cc',
+  team: '66715bd6ef3efd9ecfe7a1d2',
+} as const;
+const DEMO_PEOPLE = ['janek', 'ola', 'marta', 'piotr', 'kasia'] as const;
+const DEMO_ALERTS = [
+  'Pump 3 pressure high',
+  'Backup of db-2 failed',
+  'Disk 91% full on files-1',
+  'Door B2 open after hours',
+  'UPS on battery in room 4',
+  'Certificate for shop.example expires in 5 days',
+  'Fridge 2 at 9 °C',
+] as const;
+const DEMO_CHAT = [
+  'Who has the keys to the lab?',
+  'Deploy done, all green',
+  'Lunch at 12:30?',
+  'I will be late, train delayed',
+  'Updated the on-call rota',
+  'Can someone review my change?',
+] as const;
+const DEMO_FILES = [
+  { name: 'report-q3.pdf', size: 284_113 },
+  { name: 'rota-december.xlsx', size: 18_402 },
+  { name: 'site-photo.jpg', size: 1_204_551 },
+  { name: 'contract-draft.docx', size: 64_090 },
+] as const;
+
 /** Realistic notification bodies (shapes from the Bridge's management converters). */
 export const fakeEvents = {
   contextId: '662115304034ea5684acac8b',
@@ -584,7 +614,13 @@ export class FakePrivmxBridge {
     this.sessions.length = 0;
   }
 
-  /** Emit a realistic event every `intervalMs`: thread message, store file, inbox entry, in turn. */
+  /**
+   * Emit a realistic event every `intervalMs`, in a fixed rotation of six (deterministic, no random):
+   * an alert in the on-call thread (DEMO_THREADS.alerts: the one the demo texts about), a new file in
+   * the store, chat in the team thread, an inbox entry, more chat, the store's stats. Alerts come from
+   * different people with different texts; every fourth alert is re-posted as it was (a monitoring
+   * system repeating itself), which the sinks' duplicate guard is there for.
+   */
   startDemo(intervalMs = 3_000): void {
     this.stopDemo();
     this.demoTimer = setInterval(() => this.demoTick(), intervalMs);
@@ -597,19 +633,52 @@ export class FakePrivmxBridge {
   }
 
   demoTick(): void {
-    const step = this.demoStep++ % 3;
-    if (step === 0) {
-      this.emit(
-        fakeEvents.threadNewMessage({ publicMeta: { kind: 'alert', title: 'Pump 3 pressure high' } }),
-      );
-      this.emit(fakeEvents.threadStats('66715bd6ef3efd9ecfe7a1cc', this.demoStep));
-    } else if (step === 1) {
-      this.emit(
-        fakeEvents.storeFileCreated({ size: 1024 + this.demoStep, publicMeta: { name: 'report.pdf' } }),
-      );
-      this.emit(fakeEvents.storeStatsChanged('6718ca61234548e1928939bf', this.demoStep));
-    } else {
-      this.emit(fakeEvents.inboxEntry());
+    const tick = this.demoStep++;
+    const round = Math.floor(tick / 6);
+    const pick = <T>(list: readonly T[], i: number): T => list[i % list.length];
+    switch (tick % 6) {
+      case 0: {
+        // every fourth alert repeats the one before it, word for word
+        const n = round % 4 === 3 ? round - 1 : round;
+        this.emit(
+          fakeEvents.threadNewMessage({
+            threadId: DEMO_THREADS.alerts,
+            author: pick(DEMO_PEOPLE, n),
+            publicMeta: { kind: 'alert', title: pick(DEMO_ALERTS, n) },
+          }),
+        );
+        this.emit(fakeEvents.threadStats(DEMO_THREADS.alerts, round + 1));
+        break;
+      }
+      case 1: {
+        const file = pick(DEMO_FILES, round);
+        this.emit(
+          fakeEvents.storeFileCreated({
+            creator: pick(DEMO_PEOPLE, round + 2),
+            lastModifier: pick(DEMO_PEOPLE, round + 2),
+            size: file.size + round * 137,
+            publicMeta: { name: file.name },
+          }),
+        );
+        break;
+      }
+      case 2:
+      case 4: {
+        const n = round * 2 + (tick % 6 === 4 ? 1 : 0);
+        this.emit(
+          fakeEvents.threadNewMessage({
+            threadId: DEMO_THREADS.team,
+            author: pick(DEMO_PEOPLE, n + 1),
+            publicMeta: { kind: 'chat', title: pick(DEMO_CHAT, n) },
+          }),
+        );
+        break;
+      }
+      case 3:
+        this.emit(fakeEvents.inboxEntry());
+        break;
+      default:
+        this.emit(fakeEvents.storeStatsChanged('6718ca61234548e1928939bf', round + 1));
     }
   }
 
