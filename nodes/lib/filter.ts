@@ -3,14 +3,14 @@
  * accessors (no parsing per message), `in` lists become Sets, regexes are built once. A bad rule
  * throws FilterRuleError at compile time, never at the first message.
  */
-export const FILTER_OPS = ['eq', 'in', 'regex', 'prefix', 'exists'] as const;
+export const FILTER_OPS = ['eq', 'in', 'regex', 'prefix', 'exists', 'absent'] as const;
 export type FilterOp = (typeof FILTER_OPS)[number];
 
 export interface FilterRule {
   /** msg path, e.g. `event.containerId`, `topic`, `payload.data.keyId` (a leading `msg.` is allowed) */
   property: string;
   op: FilterOp;
-  /** eq/prefix: text; in: comma list or array; regex: pattern or /pattern/flags; exists: unused */
+  /** eq/prefix: text; in: comma list or array; regex: pattern or /pattern/flags; exists, absent: unused */
   value?: unknown;
 }
 
@@ -183,6 +183,12 @@ export function compileRule(rule: FilterRule, index = 0): Predicate {
       return (m) => {
         const v = get(m);
         return v !== undefined && v !== null;
+      };
+    // not set (undefined or null): e.g. `event.inboxId absent` keeps thread messages that are not inbox entries
+    case 'absent':
+      return (m) => {
+        const v = get(m);
+        return v === undefined || v === null;
       };
     default:
       throw new FilterRuleError(

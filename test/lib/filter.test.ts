@@ -91,6 +91,13 @@ describe('lib/filter', function () {
     assert.equal(compileRule({ property: 'topic', op: 'prefix', value: 'privmx/store/' })(msg), false);
     assert.equal(compileRule({ property: 'event.author', op: 'exists' })(msg), true);
     assert.equal(compileRule({ property: 'event.inboxId', op: 'exists' })(msg), false);
+    // absent: the other way round (thread messages that are not inbox entries)
+    assert.equal(compileRule({ property: 'event.inboxId', op: 'absent' })(msg), true);
+    assert.equal(compileRule({ property: 'event.author', op: 'absent' })(msg), false);
+    assert.equal(
+      compileRule({ property: 'event.inboxId', op: 'absent' })({ event: { inboxId: null } }),
+      true,
+    );
     assert.equal(compileRule({ property: 'event.nothing', op: 'exists' })(msg), false);
     assert.equal(compileRule({ property: 'event.flag', op: 'exists' })(msg), true);
   });
