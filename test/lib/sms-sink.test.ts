@@ -376,6 +376,44 @@ describe('sms sink (attachSink + pipeline)', function () {
     assert.equal(host.errors.length, 2, 'and the invalid one fails on every message');
   });
 
+  it('invalid numbers in To: the deploy error gives each number with its reason first', () => {
+    const host = new FakeHost();
+    const shown = (k: string, p?: Record<string, unknown>) => (p ? `${k}|${String(p.numbers)}` : k);
+    attachSink(host, { to: '12345, +48 500 000 000 000 000' }, new FakeProvider(), shown);
+    assert.equal(
+      (host.errors[0].err as SmsError).message,
+      'common.sink.invalidTo|12345: not a valid phone number (too short); ' +
+        '+48 500 000 000 000 000: not a valid phone number (too long)',
+    );
+  });
+
+  it('provider options: node values, msg.sms.options over them, checked before anything is sent', async () => {
+    class WithOptions extends FakeProvider {
+      readonly optionSchema = {
+        flash: { type: 'boolean' as const },
+        ttl: { type: 'number' as const, min: 1, max: 9 },
+      };
+    }
+    const provider = new WithOptions();
+    const { host } = setup({ to: '+48500000000', ...({ flash: 'true', ttl: '3' } as SinkConfig) }, provider);
+    await host.receive({ payload: 'a' });
+    await host.receive({ payload: 'b', sms: { options: { ttl: 9 } } });
+    await host.receive({ payload: 'c', sms: { provider: 'other', status: 'QUEUE' } });
+    assert.deepEqual(
+      provider.requests.map((r) => r.options),
+      [
+        { flash: true, ttl: 3 },
+        { flash: true, ttl: 9 },
+        { flash: true, ttl: 3 },
+      ],
+    );
+    for (const options of [{ ttl: 10 }, { ttl: '3' }, { other: 1 }, [1]]) {
+      const r = await host.receive({ payload: 'd', sms: { options } });
+      assert.equal((r.err as SmsError).code, 'SMS_BAD_OPTION');
+    }
+    assert.equal(provider.requests.length, 3, 'nothing sent for a bad option');
+  });
+
   it('no provider → red status and SMS_CONFIG for every msg', async () => {
     const host = new FakeHost();
     attachSink(host, {}, undefined, t);
