@@ -130,6 +130,7 @@ describe('sink options: smsapi out', function () {
     ['a wrong type', { fast: 'yes' }],
     ['a date in the past', { date: '2020-01-01T00:00:00Z' }],
     ['an unparseable date', { date: 'tomorrow' }],
+    ['a date without a time zone', { date: '2099-01-01T10:00:00' }],
     ['an expiration out of range', { expiration: 5 }],
     ['an encoding SMSAPI does not know', { encoding: 'ebcdic' }],
     ['options that are not an object', 'fast'],

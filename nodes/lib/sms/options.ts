@@ -27,6 +27,9 @@ export type SmsOptions = Readonly<Record<string, OptionValue>>;
 
 const bad = (message: string) => new SmsError('SMS_BAD_OPTION', message);
 
+/** ISO 8601 date and time WITH a time zone: text without one would be read in the server's zone */
+const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
+
 function describe(spec: OptionSpec): string {
   switch (spec.type) {
     case 'boolean':
@@ -34,7 +37,7 @@ function describe(spec: OptionSpec): string {
     case 'number':
       return `a number from ${spec.min} to ${spec.max}`;
     case 'date':
-      return 'a future date (ISO 8601 text, a Date or ms since 1970)';
+      return 'a future date (ISO 8601 text with a time zone such as 2030-01-31T18:00:00+01:00, a Date, or ms since 1970)';
     case 'string':
       return spec.values ? `one of ${spec.values.join(', ')}` : 'text';
   }
@@ -67,8 +70,8 @@ function checkValue(name: string, spec: OptionSpec, value: unknown, now: number)
           ? value.getTime()
           : typeof value === 'number'
             ? value
-            : typeof value === 'string' && value.trim() !== ''
-              ? Date.parse(value)
+            : typeof value === 'string' && ISO_WITH_ZONE.test(value.trim())
+              ? Date.parse(value.trim())
               : NaN;
       if (!Number.isFinite(ms)) throw wrong();
       if (ms <= now) throw bad(`${name} is in the past (${new Date(ms).toISOString()})`);
