@@ -4,7 +4,7 @@ import cpaasNodes from '../nodes/cpaas';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import type { CpaasAccount } from '../nodes/lib/cpaas/account';
 import { FakeCpaas } from './fakes/cpaas';
-import { ManualClock } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
 import { CountingClock, delay, helper, tick, waitFor } from './helpers';

@@ -12,7 +12,8 @@ import pbxwareNodes from '../nodes/pbxware';
 import gatewayNodes from '../nodes/sms-gateway';
 import { FakeCpaas } from './fakes/cpaas';
 import { FakePbxware, startFakePbxware } from './fakes/pbxware';
-import { FakeSmsGateway, ManualClock } from './fakes/sms-gateway';
+import { FakeSmsGateway } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
 import { delay, helper, waitFor } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */

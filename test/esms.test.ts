@@ -4,7 +4,7 @@ import esmsNodes from '../nodes/esms';
 import type { EsmsConnection } from '../nodes/lib/esms/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
-import { ManualClock } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
 import { helper, tick, waitFor } from './helpers';
 
 /** Distinctive REST key: every status, log, error and msg is scanned for it (and for the token). */

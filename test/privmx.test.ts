@@ -3,7 +3,7 @@ import privmxNodes from '../nodes/privmx';
 import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
-import { ManualClock } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
 import { activeResources, helper, tick, waitFor } from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */

@@ -7,7 +7,8 @@ import { GATEWAY_TIMING } from '../nodes/lib/sms-gateway/connection';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { CountingClock, delay, helper, tick, waitFor } from './helpers';
-import { FakeSmsGateway, ManualClock, maxInWindow } from './fakes/sms-gateway';
+import { FakeSmsGateway, maxInWindow } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
 
 /** A distinctive key: the tests scan every log, status, error and msg for it. */
 const KEY = 'sgw_5ecre75ecre75ecre75ecre75ecre7aa';

@@ -14,12 +14,23 @@ import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import type { NodeAPI } from 'node-red';
-import { CountingClock, delay, helper, waitFor } from '../helpers';
+import { CountingClock } from '../clock';
+import {
+  activeResources,
+  delay,
+  helper,
+  lastStatus,
+  spyCalls,
+  statuses,
+  waitFor,
+  withParams,
+  type Msg,
+  type Status,
+} from '../helpers';
 
 export { CountingClock };
 
-export { delay, helper, waitFor };
+export { activeResources, delay, helper, lastStatus, statuses, waitFor, withParams, type Msg, type Status };
 
 // --------------------------------------------------------------------------------- process guards
 
@@ -262,38 +273,6 @@ after(async function () {
 
 // ------------------------------------------------------------------------------------ Node-RED
 
-type NodeModule = (RED: NodeAPI) => void;
-
-/** A node module whose RED._ shows its parameters (the helper's returns only the key). */
-export function withParams(mod: NodeModule): NodeModule {
-  return (RED: NodeAPI) => {
-    const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-    red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-    return mod(RED);
-  };
-}
-
-export type Status = { fill?: string; shape?: string; text?: string };
-export type Msg = Record<string, any>;
-
-interface SpyCall {
-  thisValue: { id: string };
-  args: unknown[];
-}
-
-function spyCalls(method: string): SpyCall[] {
-  const proto = (helper as unknown as { _NodePrototype: Record<string, { getCalls?(): SpyCall[] }> })
-    ._NodePrototype;
-  return proto[method]?.getCalls?.() ?? [];
-}
-
-/** every status node `id` has shown since the flow was loaded */
-export function statuses(id: string): Status[] {
-  return spyCalls('status')
-    .filter((c) => c.thisValue?.id === id)
-    .map((c) => c.args[0] as Status);
-}
-
 /** a status text as a person reads it: `reconnecting (no heartbeat)` for `common.status.reconnecting {…}` */
 export function readable(text: string | undefined): string {
   const m = /^(?:common\.)?(?:status\.)?([\w.-]+)(?: (\{.*\}))?$/.exec(text ?? '');
@@ -311,10 +290,6 @@ export function readable(text: string | undefined): string {
 /** connection attempts a source showed (each starts with the yellow "connecting" status) */
 export function attemptsShown(id: string): number {
   return statuses(id).filter((s) => s.text === 'common.status.connecting').length;
-}
-
-export function lastStatus(id: string): Status {
-  return statuses(id).at(-1) ?? {};
 }
 
 export const SUBSCRIBED = 'common.status.subscribed';
@@ -473,13 +448,6 @@ export async function closedPort(): Promise<string> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
-}
-
-/** counts of process.getActiveResourcesInfo() by kind */
-export function activeResources(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
 }
 
 /** heap used after full garbage collections (needs --expose-gc) */

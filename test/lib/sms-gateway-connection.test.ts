@@ -12,7 +12,8 @@ import {
 import { eventSelection, GatewayEventType } from '../../nodes/lib/sms-gateway/envelope';
 import { gatewayStatus } from '../../nodes/lib/sms-gateway/status';
 import { CountingClock, waitFor } from '../helpers';
-import { FakeSmsGateway, GOOD_KEY, ManualClock, maxInWindow } from '../fakes/sms-gateway';
+import { FakeSmsGateway, GOOD_KEY, maxInWindow } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 
 const FAST: GatewayTiming = {
   ...GATEWAY_TIMING,

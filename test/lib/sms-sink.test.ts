@@ -12,7 +12,7 @@ import {
 } from '../../nodes/lib/sms/sink-node';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { waitFor } from '../helpers';
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '../clock';
 
 /**
  * A scriptable provider: each call shifts a step (result, error, 'hang' = answers only when aborted,
@@ -469,19 +469,19 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     const { host, provider } = setup({ to: '+48500000000' });
     provider.steps.push(new SmsError('SMS_RATE_LIMITED', '429', { transient: true }));
     const pending = host.receive({ payload: 'x' });
-    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await waitFor(() => provider.requests.length === 1 && clock.pending === 1, 2000, 'the backoff wait');
     await host.close();
     const r = await pending;
     assert.equal((r.err as SmsError).code, 'SMS_CANCELLED');
     assert.equal(provider.requests.length, 1);
-    assert.equal(clock.waiting, 0, 'no timer left');
+    assert.equal(clock.pending, 0, 'no timer left');
   });
 
   it('an ambiguous failure waiting to retry (idempotent provider) at close is SMS_UNCERTAIN, not cancelled', async () => {
     const { host, provider } = setup({ to: '+48500000000' }, new FakeProvider(false, 'e164', true));
     provider.steps.push(new SmsError('SMS_PROVIDER', 'HTTP 502', { transient: true, ambiguous: true }));
     const pending = host.receive({ payload: 'x' });
-    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await waitFor(() => provider.requests.length === 1 && clock.pending === 1, 2000, 'the backoff wait');
     await host.close();
     assert.equal(((await pending).err as SmsError).code, 'SMS_UNCERTAIN');
   });
@@ -493,9 +493,9 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     await waitFor(() => provider.holding === 1);
     let closed = false;
     const closing = host.close().then(() => (closed = true));
-    await clock.advance(4_499);
+    await clock.advanceAsync(4_499);
     assert.equal(closed, false);
-    await clock.advance(1);
+    await clock.advanceAsync(1);
     await closing;
     assert.deepEqual(host.warnings, ['common.sink.stillSending']);
     assert.equal(provider.aborted, 0, 'still not aborted');
