@@ -4,7 +4,7 @@ import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { ManualClock } from './clock';
-import { activeResources, helper, tick, waitFor } from './helpers';
+import { activeResources, helper, lastStatus, recordStatuses, statuses, tick, waitFor } from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */
 const FAST = {
@@ -29,12 +29,6 @@ interface Msg {
   topic: string;
   payload: Record<string, unknown>;
   event: Record<string, unknown>;
-}
-
-interface Status {
-  fill?: string;
-  shape?: string;
-  text?: string;
 }
 
 let fake: FakePrivmxBridge;
@@ -74,18 +68,6 @@ function collect(id: string): Msg[] {
   const msgs: Msg[] = [];
   helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
   return msgs;
-}
-
-/** Record every status a node shows from now on (the current one is read from the connection). */
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const seen: Status[] = [];
-  const original = node.status.bind(node);
-  node.status = (s: Status) => {
-    seen.push(s);
-    return original(s);
-  };
-  return seen;
 }
 
 function connectionOf(id = 'b1'): PrivmxConnection {
@@ -348,7 +330,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     await startFake();
     await helper.load(privmxNodes, [bridge(), privmxIn('in1', ['thread', 'store']), out('in1-out')], creds());
     const msgs = collect('in1-out');
-    const seen = statuses('in1');
+    const seen = recordStatuses('in1');
     await subscribed();
     fake.emit(fakeEvents.threadNewMessage({ id: 'before' }));
     await waitFor(() => msgs.length === 1);
@@ -428,7 +410,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
       [bridge(), privmxIn('in1', ['thread']), out('in1-out')],
       creds({ apiKeySecret: 'wrong-secret' }),
     );
-    const seen = statuses('in1');
+    const seen = recordStatuses('in1');
     await waitFor(() => connectionOf().state.phase === 'error', 3000, 'error');
     const state = connectionOf().state;
     assert.strictEqual(state.reason, 'invalid API key secret (Bridge error 24876)');
@@ -537,9 +519,11 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     // the connection starts only when a node registers: none did, so none can start later
     assert.strictEqual(connectionOf().userCount, 0);
     assert.strictEqual(fake.stats.connections, 0);
-    const node = helper.getNode('in1');
-    const last = node.status.lastCall?.args[0] as Status | undefined;
-    assert.deepStrictEqual(last, { fill: 'red', shape: 'ring', text: 'privmx-in.status.noChannels' });
+    assert.deepStrictEqual(lastStatus('in1'), {
+      fill: 'red',
+      shape: 'ring',
+      text: 'privmx-in.status.noChannels',
+    });
   });
 
   it('20 redeploys leave no socket, timer or server session behind; each close is a clean 1000', async () => {
@@ -595,10 +579,9 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
   });
 
   describe('subscription changes while the socket opens (no self-inflicted reconnect)', () => {
-    /** every status text a node showed since it was created (the helper spies on node.status) */
+    /** every status text a node showed since it was created */
     function shown(id: string): string[] {
-      const spy = helper.getNode(id).status as unknown as { getCalls(): { args: [Status] }[] };
-      return spy.getCalls().map((c) => c.args[0].text ?? '');
+      return statuses(id).map((s) => s.text ?? '');
     }
 
     function everyLogLine(): string[] {
