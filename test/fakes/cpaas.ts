@@ -27,6 +27,7 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import type { Duplex } from 'stream';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { CpaasEventType } from '../../nodes/lib/cpaas/envelope';
 import { SlowAnswers } from './slow';
 
 export interface FakeCpaasUser {
@@ -117,8 +118,7 @@ interface TokenInfo {
   revoked: boolean;
 }
 
-export type NotificationType =
-  'inboundSMSMessageNotification' | 'outboundSMSMessageNotification' | 'deliveryInfoNotification';
+export type NotificationType = CpaasEventType;
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 
