@@ -6,7 +6,7 @@ import { FakeCpaas } from './fakes/cpaas';
 import { CountingClock, ManualClock } from './clock';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
-import { delay, helper, lastStatus, statuses, tick, waitFor, withParams, type Msg } from './helpers';
+import { collect, delay, helper, lastStatus, statuses, tick, waitFor, withParams } from './helpers';
 
 /** Distinctive secrets: every log, status, error and msg is scanned for them. */
 const SECRET = 'Pr0j-S3cr3t-7f3a9c2e';
@@ -43,12 +43,6 @@ function cpaasIn(id: string, destination: string, events: string[] = [], wire = 
     { id, type: 'cpaas in', z: 't1', cpaas: 'cp', destination, events, wires: [[wire]] },
     { id: wire, type: 'helper', z: 't1' },
   ];
-}
-
-function collect(id: string): Msg[] {
-  const received: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => received.push(msg));
-  return received;
 }
 
 function inbound(destination: string, messageId: string, message = 'hello') {

@@ -14,7 +14,7 @@ import { FakeCpaas } from './fakes/cpaas';
 import { FakePbxware, startFakePbxware } from './fakes/pbxware';
 import { FakeSmsGateway } from './fakes/sms-gateway';
 import { ManualClock } from './clock';
-import { delay, helper, statuses, waitFor, type Msg } from './helpers';
+import { collect, delay, helper, statuses, waitFor, type Msg } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const core = (p: string) => require(require.resolve(`@node-red/nodes/core/${p}`));
@@ -33,12 +33,6 @@ const FROM = '+16135550100';
 const TO = ['+16135550101', '+16135550102', '+16135550103'];
 const TIMEOUT_S = 120;
 const TAB = { id: 't1', type: 'tab', label: 'watch' };
-
-function collect(id: string): Msg[] {
-  const got: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => got.push(msg));
-  return got;
-}
 
 const CATALOG = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', 'nodes', 'locales', 'en-US', 'delivery-watch.json'), 'utf8'),

@@ -118,3 +118,20 @@ export function recordStatuses(id: string): Status[] {
   };
   return seen;
 }
+
+/** Collect the messages arriving at (helper) node `id`. */
+export function collect(id: string): Msg[] {
+  const msgs: Msg[] = [];
+  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
+  return msgs;
+}
+
+/** Log lines at warn level (30) whose node is `id` (or any node). */
+export function warnings(id?: string): string[] {
+  const spy = helper.log() as { args: unknown[][] } | undefined;
+  if (!spy) return [];
+  return spy.args
+    .map((a) => a[0] as { level: number; msg: unknown; id?: string })
+    .filter((e) => e && e.level === 30 && (id === undefined || e.id === id))
+    .map((e) => String(e.msg));
+}

@@ -4,7 +4,17 @@ import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
 import { ManualClock } from './clock';
-import { activeResources, helper, lastStatus, recordStatuses, statuses, tick, waitFor } from './helpers';
+import {
+  activeResources,
+  collect,
+  helper,
+  lastStatus,
+  recordStatuses,
+  statuses,
+  tick,
+  waitFor,
+  warnings,
+} from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */
 const FAST = {
@@ -24,12 +34,6 @@ const FAST = {
   closeTimeoutMs: 2_000,
   minRefreshDelayMs: 50,
 };
-
-interface Msg {
-  topic: string;
-  payload: Record<string, unknown>;
-  event: Record<string, unknown>;
-}
 
 let fake: FakePrivmxBridge;
 let keyId: string;
@@ -64,26 +68,12 @@ function creds(overrides: Record<string, string> = {}) {
   return { b1: { apiKeyId: keyId, apiKeySecret: secret, ...overrides } };
 }
 
-function collect(id: string): Msg[] {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
-  return msgs;
-}
-
 function connectionOf(id = 'b1'): PrivmxConnection {
   return helper.getNode(id).connection as PrivmxConnection;
 }
 
 async function subscribed(id = 'b1') {
   await waitFor(() => connectionOf(id).state.phase === 'subscribed', 3000, 'subscribed');
-}
-
-function warnings(): string[] {
-  const spy = helper.log();
-  return spy.args
-    .map((a: unknown[]) => a[0] as { level: number; msg: unknown })
-    .filter((e: { level: number }) => e.level === 30)
-    .map((e: { msg: unknown }) => String(e.msg));
 }
 
 describe('privmx nodes (through Node-RED, against the fake Bridge)', function () {

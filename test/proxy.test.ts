@@ -18,7 +18,7 @@ import { FakeSmsapi } from './fakes/smsapi';
 import { FakeSmsGateway } from './fakes/sms-gateway';
 import { startFakeEsms } from './fakes/esms';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
-import { helper, recordStatuses, waitFor } from './helpers';
+import { collect, helper, recordStatuses, waitFor } from './helpers';
 
 const PROXY_USER = 'proxy-user';
 const PROXY_PASSWORD = 'pr0xy-pa55-' + Math.random().toString(36).slice(2);
@@ -86,12 +86,6 @@ function proxyNode(extra: Record<string, unknown> = {}) {
 }
 
 const proxyCreds = (password = PROXY_PASSWORD) => ({ p1: { username: PROXY_USER, password } });
-
-function collect(id: string): Array<Record<string, unknown>> {
-  const msgs: Array<Record<string, unknown>> = [];
-  helper.getNode(id).on('input', (msg: Record<string, unknown>) => msgs.push(msg));
-  return msgs;
-}
 
 /** Everything Node-RED logged so far, as text. */
 function logText(): string {

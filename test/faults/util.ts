@@ -17,12 +17,14 @@ import path from 'path';
 import { CountingClock } from '../clock';
 import {
   activeResources,
+  collect,
   delay,
   helper,
   lastStatus,
   spyCalls,
   statuses,
   waitFor,
+  warnings,
   withParams,
   type Msg,
   type Status,
@@ -30,7 +32,19 @@ import {
 
 export { CountingClock };
 
-export { activeResources, delay, helper, lastStatus, statuses, waitFor, withParams, type Msg, type Status };
+export {
+  activeResources,
+  collect,
+  delay,
+  helper,
+  lastStatus,
+  statuses,
+  waitFor,
+  warnings,
+  withParams,
+  type Msg,
+  type Status,
+};
 
 // --------------------------------------------------------------------------------- process guards
 
@@ -308,16 +322,6 @@ export function nodeCallsText(): string {
   return parts.join('\n');
 }
 
-/** log lines at warn level (30) whose node is `id` (or any node) */
-export function warnings(id?: string): string[] {
-  const spy = helper.log() as { args: unknown[][] } | undefined;
-  if (!spy) return [];
-  return spy.args
-    .map((a) => a[0] as { level: number; msg: unknown; id?: string })
-    .filter((e) => e && e.level === 30 && (id === undefined || e.id === id))
-    .map((e) => String(e.msg));
-}
-
 /** everything Node-RED logged, as text */
 export function logText(): string {
   const spy = helper.log() as { args: unknown[][] } | undefined;
@@ -343,13 +347,6 @@ export function dump(value: unknown): string {
     }
     return v;
   });
-}
-
-/** Collect the messages arriving at helper node `id`. */
-export function collect(id: string): Msg[] {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
-  return msgs;
 }
 
 /** Forget the calls the helper's spies recorded (they hold node objects and would look like a leak). */
