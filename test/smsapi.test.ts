@@ -349,6 +349,16 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
     assert.equal(caught[0].error.code, 'SMS_CONFIG');
   });
 
+  it('an account whose service URL is not http(s): every input fails with SMS_CONFIG, nothing is sent', async () => {
+    await load({}, { url: 'ftp://127.0.0.1/' });
+    inject(threadMessage());
+    await waitFor(() => caught.length === 1);
+    assert.equal(caught[0].error.code, 'SMS_CONFIG');
+    assert.match(String(caught[0].error.message), /must be http\(s\)/);
+    assert.equal(fake.requests.length, 0);
+    assert.equal(sent.length, 0);
+  });
+
   it('closing with a send that never answers waits for its timeout (never aborts it), then reports SMS_UNCERTAIN without a retry', async () => {
     // a timeout long enough that the shutdown surely starts while the request is in flight
     await load({ timeout: 2 });

@@ -224,11 +224,12 @@ export class SmsPipeline {
 
   /** Take one input message; resolves when every recipient has its outcome (never rejects). */
   submit(
-    msg: Readonly<Record<string, unknown>>,
+    msg: Record<string, unknown>,
     /** each recipient's outcome as it happens; `recipients` = how many the message has */
     onOutcome: (o: Outcome, recipients: number) => void = () => {},
   ): Promise<Submission> {
     const opts = this.opts;
+    this.provider.prepare?.(msg);
     if (this.closed)
       // input after close: its own error, never sent
       return Promise.resolve({
