@@ -31,7 +31,9 @@
 import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
-import { type Outcome, pipelineOptions, type PipelineStats, SmsPipeline } from './pipeline';
+import { pipelineOptions } from './options';
+import type { Outcome, PipelineStats } from './outcome';
+import { SmsPipeline } from './pipeline';
 import type { ProviderFactory, SmsProvider } from './provider';
 
 /** The sink node properties shared by every sink (the README's sink table). Strings as the editor saves them. */
