@@ -67,7 +67,7 @@ export = function (RED: NodeAPI) {
     credentials: { accessToken: { type: 'password' }, apiKey: { type: 'password' } },
   });
 
-  /** `esms in`: message_status / balance_update / notification events as DESIGN.md envelopes. */
+  /** `esms in`: message_status / balance_update / notification events as envelopes (README, "Events"). */
   function EsmsIn(this: Node, config: EsmsInDef) {
     RED.nodes.createNode(this, config);
     const account = config.esms ? (RED.nodes.getNode(config.esms) as EsmsAfricaNode | null) : null;

@@ -98,7 +98,7 @@ export = function (RED: NodeAPI) {
     credentials: { apiKey: { type: 'password' } },
   });
 
-  /** sms-gateway in: sms_status / sms_inbound events as DESIGN.md envelopes. */
+  /** sms-gateway in: sms_status / sms_inbound events as event envelopes (README, "Events"). */
   function SmsGatewayIn(this: Node, config: GatewayInDef) {
     RED.nodes.createNode(this, config);
     const gateway = config.gateway ? (RED.nodes.getNode(config.gateway) as GatewayNode | null) : null;

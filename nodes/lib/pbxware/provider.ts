@@ -252,7 +252,7 @@ export function createPbxwareProvider(opts: PbxwareProviderOptions): SmsProvider
             'SMS_INVALID_NUMBER',
             `PBXware: "${to.slice(0, 40)}" is not an extension number`,
           );
-        // The voicemail notification exists only in the JSON API (seed 002), whatever the API style.
+        // The voicemail notification exists only in the JSON API, whatever the API style.
         wire = voicemailRequest(settings, to, request.text);
       } else {
         wire =
