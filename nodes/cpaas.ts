@@ -114,9 +114,9 @@ export = function (RED: NodeAPI) {
   function CpaasOut(this: Node, config: CpaasOutDef) {
     RED.nodes.createNode(this, config);
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
-    attachSink(this, config, node ? () => node.account.provider() : undefined, t, sinkOptions(RED), () =>
-      clusterSink(this, clusterStore(RED, config.cluster), t),
-    );
+    const factory = node ? () => node.account.provider() : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, config, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

@@ -84,9 +84,9 @@ export = function (RED: NodeAPI) {
     // in voicemail mode the recipients are extensions (the provider's prepare step reads msg.extension)
     const sinkConfig: SinkConfig =
       mode === 'voicemail' ? { ...config, to: config.extension, defaultCountry: undefined } : config;
-    attachSink(this, sinkConfig, server ? () => server.provider(mode) : undefined, t, sinkOptions(RED), () =>
-      clusterSink(this, clusterStore(RED, config.cluster), t),
-    );
+    const factory = server ? () => server.provider(mode) : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, sinkConfig, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };

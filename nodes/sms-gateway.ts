@@ -131,14 +131,9 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    attachSink(
-      this,
-      { ...config, from },
-      gateway ? () => gateway.provider() : undefined,
-      t,
-      sinkOptions(RED),
-      () => clusterSink(this, clusterStore(RED, config.cluster), t),
-    );
+    const factory = gateway ? () => gateway.provider() : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, { ...config, from }, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };

@@ -81,9 +81,9 @@ export = function (RED: NodeAPI) {
     RED.nodes.createNode(this, config);
     const account = config.account ? (RED.nodes.getNode(config.account) as SmsapiAccountNode | null) : null;
     const options = { maxParts: Number(config.maxParts) || 3, normalize: truthy(config.normalize) };
-    attachSink(this, config, account ? () => account.provider(options) : undefined, t, sinkOptions(RED), () =>
-      clusterSink(this, clusterStore(RED, config.cluster), t),
-    );
+    const factory = account ? () => account.provider(options) : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, config, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };
