@@ -12,11 +12,6 @@
  */
 import type { Translate } from './status';
 
-export type { AdminRED } from './admin';
-export type { NodeLookup } from './cluster/lookup';
-export type { WatchHost } from './delivery/watch-node';
-export type { SinkHost } from './sms/sink-node';
-
 /** The part of RED that translates catalog keys (Node-RED's `RED._`). */
 export interface Translator {
   _(key: string, params?: Record<string, string | number>): string;
