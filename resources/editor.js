@@ -98,7 +98,7 @@
   }
 
   /**
-   * The properties every sink shares — the SMS pipeline's (DESIGN.md) — with their defaults and checks,
+   * The properties every sink shares — the pipeline's (README, "Sending") — with their defaults and checks,
    * merged into the node's own. maxParts: the provider's own ceiling of parts per SMS.
    */
   function sinkDefaults(own, maxParts) {

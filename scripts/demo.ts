@@ -155,7 +155,7 @@ export function addSmsSide(flow: FlowNode[], smsapiUrl: string): void {
       z: DEMO_IDS.tab,
       name: 'New message in thread 6671… → SMS to the on-call phone (fake SMSAPI)',
       info:
-        'The seed scenario. `event filter` keeps new messages of one thread; `smsapi out` renders the template, ' +
+        'Thread to SMS. `event filter` keeps new messages of one thread; `smsapi out` renders the template, ' +
         'checks the number, counts segments, applies the storm guards (10 SMS a minute, the same text to the ' +
         'same number once a minute) and sends through a local SMSAPI simulator. The "SMS sent" debug shows ' +
         '`msg.sms` (provider, to, ids, parts, status); failures reach the Catch node with `msg.error.code`.',

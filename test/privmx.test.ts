@@ -89,7 +89,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     resetTuning();
   });
 
-  it('delivers events of every channel with the envelope of DESIGN.md', async () => {
+  it("delivers events of every channel with the package's event envelope", async () => {
     await startFake();
     await helper.load(
       privmxNodes,

@@ -26,13 +26,18 @@ interface Response {
   status(code: number): Response;
 }
 type Handler = (req: Request, res: Response, next?: () => void) => void;
+/**
+ * Node-RED's permission middleware, passed on to `httpAdmin.post` untouched: its parameters are
+ * Express's, which this file never calls, hence `never`.
+ */
+type PermissionCheck = (req: never, res: never, next: never) => void;
 
-/** The bits of RED the endpoint needs. */
+/** The bits of RED the endpoint needs (Node-RED's RED fits this shape as it is). */
 export interface AdminRED {
-  httpAdmin: { post(path: string, ...handlers: Handler[]): void };
-  auth: { needsPermission(permission: string): Handler };
+  httpAdmin: { post(path: string, permission: PermissionCheck, handler: Handler): void };
+  auth: { needsPermission(permission: string): PermissionCheck };
   nodes: {
-    getCredentials(id: string): Record<string, unknown> | undefined;
+    getCredentials(id: string): object | undefined;
     getNode(id: string): { type?: string } | null | undefined;
   };
   _(key: string, params?: Record<string, string | number>): string;
@@ -210,7 +215,7 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
     if (!sameDestination(destinationOf(destination, config), deployedAt.get(node))) return undefined;
     // the deployed node's credentials: Node-RED has put the values of ${NAME} references in them
     const deployed = (node as { credentials?: Record<string, unknown> }).credentials ?? {};
-    return { values: deployed, raw: RED.nodes.getCredentials(id) ?? {} };
+    return { values: deployed, raw: { ...RED.nodes.getCredentials(id) } };
   };
 
   RED.httpAdmin.post(testEndpointPath(type), RED.auth.needsPermission(`${type}.write`), (req, res) => {

@@ -1,5 +1,5 @@
 /**
- * A loopback fake of Kandy / Ribbon CPaaS (seed 004, protocols/sms-providers.md, last section):
+ * A loopback fake of Kandy / Ribbon CPaaS (its published REST and notification-channel API):
  * - `POST /cpaas/auth/v1/token` (form): client_credentials (client_id + client_secret) or password grant
  *   (client_id + username + password), scope openid → `{access_token, id_token, expires_in, …}`, both JWTs
  *   with `iat`/`exp` (lifetime `tokenLifetimeS`, may be fractional) and `preferred_username` = the user id.

@@ -1,6 +1,6 @@
 /**
  * A loopback PrivMX Bridge that speaks the real server-side notification protocol
- * (/work/shared/protocols/privmx-bridge.md): JSON-RPC 2.0 over HTTP POST /api and over a WebSocket at
+ * (as the Bridge documents it): JSON-RPC 2.0 over HTTP POST /api and over a WebSocket at
  * /api, the three `manager/auth` grants, token expiry and refresh revocation, scope checks, the
  * 16-session cap, protocol pings, per-socket subscriptions, notifications for every channel, and the
  * real error codes. Tests, the demo (`npm start`) and benchmarks drive it through the controls below.

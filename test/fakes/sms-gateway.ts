@@ -1,7 +1,7 @@
 /**
- * A faithful loopback fake of the SMS gateway (Gravity SMS, seed 001 and
- * /work/shared/protocols/sms-providers.md): REST send/status/ws-token with the documented errors and
- * limits, the event WebSocket with in-band auth (API key or single-use token), auth_error + close 1008,
+ * A faithful loopback fake of the SMS gateway (Gravity SMS, as its API documents it): REST
+ * send/status/ws-token with the documented errors and limits, the event WebSocket with in-band auth
+ * (API key or single-use token), auth_error + close 1008,
  * the 30 s JSON ping, and the IP lockout (10 failed auths in 5 min → every request refused for 15 min).
  *
  * Inferred (not documented, marked [I]): the answer while an IP is locked out (429 with Retry-After,

@@ -5,7 +5,7 @@ import { BoundedQueue, DedupeRegistry, DedupeWindow, RateLimiter } from '../../n
 import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
 import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
 import { compileTemplate } from '../../nodes/lib/sms/template';
-import { pipelineOptions } from '../../nodes/lib/sms/pipeline';
+import { pipelineOptions } from '../../nodes/lib/sms/options';
 import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
 import { waitFor } from '../helpers';
 import { ManualClock, scaledClock } from '../clock';

@@ -131,7 +131,7 @@ function setup(
   host = new FakeHost(),
   nodeCloseTimeout?: number,
 ) {
-  attachSink(host, config, provider, t, { nodeCloseTimeout });
+  attachSink(host, config, () => provider, t, { nodeCloseTimeout });
   return { host, provider };
 }
 
@@ -383,6 +383,47 @@ describe('sms sink (attachSink + pipeline)', function () {
     assert.equal((r.err as SmsError).code, 'SMS_CONFIG');
   });
 
+  it('a factory that throws: the error at deploy, a red ring with its code, every msg fails with it, no cluster joined', async () => {
+    const host = new FakeHost();
+    const refused = new SmsError('SMS_CONFIG', 'SMSAPI: invalid service URL "x"');
+    let joined = 0;
+    attachSink(
+      host,
+      { to: '+48500000000' },
+      () => {
+        throw refused;
+      },
+      t,
+      {},
+      () => {
+        joined++;
+        return undefined;
+      },
+    );
+    assert.deepEqual(host.errors, [{ err: refused.message, msg: undefined }]);
+    assert.deepEqual(host.statuses, [{ fill: 'red', shape: 'ring', text: 'SMS_CONFIG' }]);
+    const r = await host.receive({ payload: 'x' });
+    assert.equal(r.err, refused);
+    assert.equal(r.sent.length, 0);
+    assert.equal(joined, 0, 'a sink that can never send does not join its cluster');
+  });
+
+  it("the provider's prepare step runs first: its msg.to is the one the pipeline reads and the output carries", async () => {
+    const provider = Object.assign(new FakeProvider(false, 'opaque'), {
+      prepare(msg: Record<string, unknown>) {
+        if (msg.to === undefined) msg.to = String(msg.extension);
+      },
+    });
+    const { host } = setup({}, provider);
+    const r = await host.receive({ extension: 1002, payload: 'New voicemail' });
+    assert.equal(r.err, undefined);
+    assert.deepEqual(
+      provider.requests.map((q) => [q.to, q.text]),
+      [['1002', 'New voicemail']],
+    );
+    assert.equal(r.sent[0].to, '1002');
+  });
+
   it('status text counts sent / failed / limited and says test mode', () => {
     const s = sinkStatus(
       { sent: 1, failed: 0, limited: 2, duplicate: 0, dropped: 0, pending: 0 },
@@ -519,7 +560,14 @@ describe('sms sink: close never leaves an outcome unknown', function () {
         return Promise.resolve();
       },
     };
-    attachSink(host, { to: '+48500000000', dedupeWindow: 60 }, provider, t, {}, shared);
+    attachSink(
+      host,
+      { to: '+48500000000', dedupeWindow: 60 },
+      () => provider,
+      t,
+      {},
+      () => shared,
+    );
     const pending = host.receive({ payload: 'x' });
     await waitFor(() => held?.holding === 1);
     let closed = false;

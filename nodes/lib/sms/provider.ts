@@ -44,6 +44,17 @@ export interface SmsProvider {
    * pipeline may retry its own timeouts. Unset: a timeout is reported, never retried.
    */
   readonly idempotent?: boolean;
+  /**
+   * The pipeline's first step, before the recipients are read: adjust the input message for this
+   * provider (PBXware's voicemail mode takes msg.extension as msg.to). Unset: the message as it is.
+   */
+  prepare?(msg: Record<string, unknown>): void;
   /** Send one SMS. Throw SmsError (transient or not); honour the signal (timeout/close). */
   send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult>;
 }
+
+/**
+ * Builds a sink's provider; a config node hands one to each of its sinks. It may throw SmsError
+ * (settings no request could succeed with): the sink then reports it at deploy and fails every input.
+ */
+export type ProviderFactory = () => SmsProvider;
