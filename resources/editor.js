@@ -60,9 +60,7 @@
                 ? '<i class="fa fa-check" style="color:#3a3"></i> '
                 : '<i class="fa fa-times" style="color:#c33"></i> ',
             )
-            .append(
-              document.createTextNode(ok ? res.message : res.error + (res.code ? ' [' + res.code + ']' : '')),
-            );
+            .append(document.createTextNode(answerText(node, res)));
         })
         .fail(function (xhr) {
           result
@@ -82,6 +80,24 @@
     });
   }
 
+  /** A catalog text, or undefined when the catalog has no such key. */
+  function translated(node, key, params) {
+    var text = node._(key, params);
+    return text && text !== key ? text : undefined;
+  }
+
+  /**
+   * A Test connection answer in the editor's language: the endpoint's own texts come as catalog keys;
+   * a failure's code is said in words before the service's own (English) detail.
+   */
+  function answerText(node, res) {
+    if (!res) return node._('common.test.failed');
+    if (res.ok) return node._('common.test.ok') + ': ' + res.message;
+    if (res.key) return translated(node, res.key) || res.error;
+    var reason = res.code ? translated(node, 'common.testCodes.' + res.code) : undefined;
+    return (reason ? reason + ': ' : '') + res.error + (res.code ? ' [' + res.code + ']' : '');
+  }
+
   /** Shorten an id for a node label: 66f76cdc06848d6a6494f783 → 66f7… */
   function shortId(id) {
     id = String(id || '');
@@ -97,13 +113,97 @@
     };
   }
 
+  /** The runtime's lists (written by the build into lists.js): event types per source, the E.164 pattern. */
+  var LISTS = window.SmsNotifyLists || { events: {}, e164: '^\\+[1-9]\\d{1,14}$' };
+  var E164 = new RegExp(LISTS.e164);
+
+  /** A validator for an optional E.164 field (a sender or a source's number); `key`: the reason's catalog key. */
+  function optionalE164(key) {
+    return function (v, opt) {
+      if (!v || E164.test(String(v).trim())) return true;
+      return opt ? this._(key) : false;
+    };
+  }
+
+  /**
+   * Why a To list would fail at runtime, as far as the editor can tell without the phone-number
+   * tables: each entry is E.164 (+ country code), or a national number when a default country is set.
+   * Returns undefined when it looks fine, else {key, number} for common.sinkForm.<key>.
+   */
+  function recipientProblem(value, country) {
+    var items = String(value || '')
+      .split(/[,;\n]/)
+      .map(function (s) {
+        return s.trim();
+      })
+      .filter(Boolean);
+    var national = /^[A-Za-z]{2}$/.test(String(country || '').trim());
+    for (var i = 0; i < items.length; i++) {
+      var digits = items[i].replace(/[\s\-().]/g, '');
+      if (digits.charAt(0) === '+') {
+        if (!E164.test(digits) || digits.length < 8) return { key: 'toNotE164', number: items[i] };
+      } else if (!/^\d+$/.test(digits)) {
+        return { key: 'toNotNumber', number: items[i] };
+      } else if (!national) {
+        return { key: 'toNoCountry', number: items[i] };
+      } else if (digits.length < 6 || digits.length > 15) {
+        return { key: 'toNational', number: items[i], country: String(country).trim().toUpperCase() };
+      }
+    }
+    return undefined;
+  }
+
+  /**
+   * Why a service URL is not usable, or undefined: no scheme ("localhost:9111"), another scheme,
+   * not a URL at all ("http://localhost:9111localhost:9111"), or a query / fragment.
+   */
+  function urlProblem(value, schemes) {
+    var v = String(value || '').trim();
+    if (!v) return 'empty';
+    var scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(v);
+    if (!scheme) return 'noScheme';
+    if (schemes.indexOf(scheme[1].toLowerCase()) < 0) return 'scheme';
+    var url;
+    try {
+      url = new URL(v);
+    } catch (e) {
+      return 'invalid';
+    }
+    if (!url.hostname || /\s/.test(v)) return 'invalid';
+    if (url.search || url.hash || /[?#]/.test(v)) return 'query';
+    return undefined;
+  }
+
+  /** A config node's service URL property: `value` its default ('' for a placeholder), with the reason when red. */
+  function urlProperty(value, schemes) {
+    schemes = schemes || ['http', 'https'];
+    return {
+      value: value,
+      required: true,
+      validate: function (v, opt) {
+        var reason = urlProblem(v, schemes);
+        if (!reason) return true;
+        return opt ? this._('common.url.' + reason, { schemes: schemes.join(':// or ') + '://' }) : false;
+      },
+    };
+  }
+
   /**
    * The properties every sink shares — the SMS pipeline's (DESIGN.md) — with their defaults and checks,
    * merged into the node's own. maxParts: the provider's own ceiling of parts per SMS.
    */
   function sinkDefaults(own, maxParts) {
     var shared = {
-      to: { value: '' },
+      to: {
+        value: '',
+        validate: function (v, opt) {
+          // while the dialog is open its Country counts, not the saved one
+          var field = $('#node-input-defaultCountry');
+          var reason = recipientProblem(v, field.length ? field.val() : this.defaultCountry);
+          if (!reason) return true;
+          return opt ? this._('common.sinkForm.' + reason.key, reason) : false;
+        },
+      },
       message: { value: '' },
       rateLimit: { value: 10, validate: wholeNumber(0, 1000000) },
       dedupeWindow: { value: 60, validate: wholeNumber(0, 604800) },
@@ -132,21 +232,340 @@
     return $.extend(shared, own);
   }
 
-  /** The shared part of a sink's oneditprepare: selects, spinners, the "advanced" toggle. */
+  /** The shared part of a sink's oneditprepare: selects, spinners, the "advanced" toggle, hints. */
   function prepareSinkDialog(node, maxParts) {
     $('#node-input-tooLong').val(node.tooLong === 'truncate' ? 'truncate' : 'refuse');
     $('#node-input-overflow').val(node.overflow === 'drop-old' ? 'drop-old' : 'drop-new');
     $('#node-input-rateLimit').spinner({ min: 0 });
-    $('#node-input-dedupeWindow').spinner({ min: 0 });
     $('#node-input-maxRecipients').spinner({ min: 1, max: 10000 });
     $('#node-input-maxParts').spinner({ min: 1, max: maxParts });
     $('#node-input-queueSize').spinner({ min: 1 });
     $('#node-input-retries').spinner({ min: 0, max: 10 });
     $('#node-input-timeout').spinner({ min: 1 });
-    $('#node-input-advanced-toggle').on('click', function (e) {
+    var advanced = $('#node-input-advanced');
+    var toggle = $('#node-input-advanced-toggle');
+    toggle.on('click', function (e) {
       e.preventDefault();
-      $('#node-input-advanced').toggle();
+      advanced.toggle();
+      toggle.toggleClass('sms-notify-open', advanced.is(':visible'));
     });
+    // say what dedupe does with the number typed (0 = off)
+    var dedupe = $('#node-input-dedupeWindow');
+    function sayDedupe() {
+      var n = Number(dedupe.val());
+      $('#node-input-dedupe-tip').text(
+        n > 0 && Math.floor(n) === n
+          ? node._('common.sinkForm.dedupeTip', { seconds: n })
+          : node._('common.sinkForm.dedupeOff'),
+      );
+    }
+    dedupe.spinner({ min: 0, stop: sayDedupe, change: sayDedupe }).on('input change keyup', sayDedupe);
+    sayDedupe();
+    // an empty Message sends msg.payload as it is: say so while it is empty
+    var message = $('#node-input-message');
+    function sayMessage() {
+      $('#node-input-message-empty').toggle(String(message.val() || '').trim() === '');
+    }
+    message.on('input change keyup', sayMessage);
+    sayMessage();
+    // the reason a To is red, under the field
+    var to = $('#node-input-to');
+    var country = $('#node-input-defaultCountry');
+    function sayTo() {
+      var reason = recipientProblem(to.val(), country.val());
+      $('#node-input-to-reason')
+        .text(reason ? node._('common.sinkForm.' + reason.key, reason) : '')
+        .toggle(!!reason);
+    }
+    to.on('input change keyup', sayTo);
+    country.on('input change keyup', function () {
+      to.trigger('change'); // Node-RED validates To again, with this Country
+    });
+    sayTo();
+  }
+
+  // ----------------------------------------------------------------- shared dialog rows
+
+  function row(id, icon, labelKey, field, after) {
+    return (
+      '<div class="form-row"><label for="' +
+      id +
+      '"><i class="fa fa-' +
+      icon +
+      '"></i> <span data-i18n="' +
+      labelKey +
+      '"></span></label>' +
+      field +
+      (after || '') +
+      '</div>'
+    );
+  }
+  function number(id, icon, labelKey, unitKey, extra) {
+    return row(
+      id,
+      icon,
+      labelKey,
+      '<input type="text" id="' + id + '" style="width:80px"' + (extra || '') + ' />',
+      unitKey ? ' <span data-i18n="' + unitKey + '"></span>' : '',
+    );
+  }
+  function select(id, icon, labelKey, options) {
+    return row(
+      id,
+      icon,
+      labelKey,
+      '<select id="' +
+        id +
+        '" style="width:70%">' +
+        options
+          .map(function (o) {
+            return '<option value="' + o[0] + '" data-i18n="' + o[1] + '"></option>';
+          })
+          .join('') +
+        '</select>',
+    );
+  }
+  var F = 'common.sinkForm.';
+
+  /**
+   * The rows a dialog template names with <div data-rows="NAME"></div>, built here once. A sink's
+   * `p` is its catalog prefix (smsapi-out): its placeholders and template tip stay its own.
+   * The element's content (advanced: the provider's own options) goes inside the section.
+   */
+  var SECTIONS = {
+    // To, Message (with the empty warning) and the template tip
+    'sink-message': function (p) {
+      return (
+        row(
+          'node-input-to',
+          'mobile',
+          F + 'to',
+          '<input type="text" id="node-input-to" style="width:70%" data-i18n="[placeholder]' +
+            p +
+            '.placeholder.to" />',
+        ) +
+        '<div class="form-tips sms-notify-reason" id="node-input-to-reason" style="display:none"></div>' +
+        row(
+          'node-input-message',
+          'comment',
+          F + 'message',
+          '<textarea id="node-input-message" rows="3" style="width:70%; font-family:monospace" data-i18n="[placeholder]' +
+            p +
+            '.placeholder.message"></textarea>',
+        ) +
+        '<div class="form-tips sms-notify-warning" id="node-input-message-empty" style="display:none" data-i18n="[html]' +
+        F +
+        'messageEmpty"></div>' +
+        '<div class="form-tips" style="margin-bottom:12px" data-i18n="' +
+        p +
+        '.tip.template"></div>'
+      );
+    },
+    // Country, rate limit, dedupe (said in words), recipients, parts, too long
+    'sink-guards': function (p) {
+      return (
+        row(
+          'node-input-defaultCountry',
+          'flag',
+          F + 'defaultCountry',
+          '<input type="text" id="node-input-defaultCountry" style="width:70%" data-i18n="[placeholder]' +
+            p +
+            '.placeholder.defaultCountry" />',
+        ) +
+        number('node-input-rateLimit', 'tachometer', F + 'rateLimit', F + 'unit.perMinute') +
+        number('node-input-dedupeWindow', 'clone', F + 'dedupeWindow', F + 'unit.seconds') +
+        '<div class="form-tips" id="node-input-dedupe-tip"></div>' +
+        number(
+          'node-input-maxRecipients',
+          'users',
+          F + 'maxRecipients',
+          F + 'perMessage',
+          ' data-i18n="[title]' + F + 'maxRecipientsTip"',
+        ) +
+        number('node-input-maxParts', 'th-large', F + 'maxParts', F + 'unit.parts') +
+        select('node-input-tooLong', 'scissors', F + 'tooLong', [
+          ['refuse', F + 'tooLongOption.refuse'],
+          ['truncate', F + 'tooLongOption.truncate'],
+        ])
+      );
+    },
+    // the "Advanced" toggle and its rows; `inner`: the provider's own options
+    'sink-advanced': function (p, inner) {
+      return (
+        '<div class="form-row"><a href="#" id="node-input-advanced-toggle" class="sms-notify-toggle">' +
+        '<i class="fa fa-caret-right"></i> <i class="fa fa-cog"></i> <span data-i18n="' +
+        F +
+        'advanced"></span></a></div>' +
+        '<div id="node-input-advanced" class="sms-notify-advanced" style="display:none">' +
+        number('node-input-queueSize', 'list', F + 'queueSize', F + 'unit.pending') +
+        select('node-input-overflow', 'ban', F + 'overflow', [
+          ['drop-new', F + 'overflowOption.drop-new'],
+          ['drop-old', F + 'overflowOption.drop-old'],
+        ]) +
+        number('node-input-retries', 'repeat', F + 'retries') +
+        number('node-input-timeout', 'clock-o', F + 'timeout', F + 'unit.timeout') +
+        (inner || '') +
+        '</div>'
+      );
+    },
+    // the optional cluster and the name: the last rows of every flow node that has a cluster
+    'cluster-name': function (p) {
+      return (
+        row(
+          'node-input-cluster',
+          'server',
+          'common.cluster.label',
+          '<input type="text" id="node-input-cluster" style="width:70%" />',
+        ) +
+        row(
+          'node-input-name',
+          'tag',
+          p + '.label.name',
+          '<input type="text" id="node-input-name" style="width:70%" />',
+        )
+      );
+    },
+    // a config node's proxy picker and Test connection button
+    'proxy-test': function () {
+      return (
+        row(
+          'node-config-input-proxy',
+          'globe',
+          'common.proxy.label',
+          '<input type="text" id="node-config-input-proxy" />',
+        ) +
+        '<div class="form-tips" data-i18n="[html]common.proxy.tip"></div>' +
+        '<div class="form-row" style="margin-top:12px"><label>&nbsp;</label>' +
+        '<button type="button" class="red-ui-button" id="node-config-test-connection"><i class="fa fa-plug"></i> ' +
+        '<span data-i18n="common.test.button"></span></button>' +
+        '<span id="node-config-test-result" style="margin-left:8px"></span></div>'
+      );
+    },
+    // a checklist from a runtime list: data-list names it; the event types of a source by default
+    events: function (p, inner, el) {
+      var types = LISTS.events[el.attr('data-list')] || [];
+      var code = el.attr('data-code') !== undefined;
+      var cls = el.attr('data-class') || 'sms-notify-event';
+      var items = el.attr('data-items') || p + '.events';
+      var tip = el.attr('data-tip') || p + '.tip.events';
+      return (
+        '<div class="form-row"><label style="vertical-align:top"><i class="fa fa-' +
+        (el.attr('data-icon') || 'filter') +
+        '"></i> <span data-i18n="' +
+        (el.attr('data-label') || p + '.label.events') +
+        '"></span></label>' +
+        '<div style="display:inline-block; width:70%">' +
+        types
+          .map(function (t) {
+            return (
+              '<label style="width:auto; display:block"><input type="checkbox" class="' +
+              cls +
+              '" value="' +
+              t +
+              '" style="width:auto; margin:0 6px 0 0" /> ' +
+              (code ? '<code>' + t + '</code> ' : '') +
+              '<span data-i18n="' +
+              items +
+              '.' +
+              t +
+              '"></span></label>'
+            );
+          })
+          .join('') +
+        '</div></div>' +
+        '<div class="form-tips" data-i18n="' +
+        tip +
+        '"></div>'
+      );
+    },
+  };
+
+  /**
+   * Expand the <div data-rows="…"> markers of a dialog template. Called once, as the node's
+   * script registers its type: Node-RED reads the template each time a dialog opens.
+   */
+  function template(type, prefix) {
+    var script = $('script[data-template-name="' + type + '"]');
+    var box = $('<div></div>').html(script.html());
+    box.find('[data-rows]').each(function () {
+      var el = $(this);
+      var build = SECTIONS[el.attr('data-rows')];
+      el.replaceWith(build(prefix, el.html(), el));
+    });
+    script.text(box.html());
+  }
+
+  /** A source's event types: valid when every chosen one is on the runtime's list. */
+  function eventsDefault(list) {
+    return {
+      value: [],
+      validate: function (v) {
+        var known = LISTS.events[list] || [];
+        return (
+          Array.isArray(v) &&
+          v.every(function (e) {
+            return known.indexOf(e) >= 0;
+          })
+        );
+      },
+    };
+  }
+  function prepareEvents(node) {
+    var events = Array.isArray(node.events) ? node.events : [];
+    $('.sms-notify-event').each(function () {
+      $(this).prop('checked', events.indexOf($(this).val()) >= 0);
+    });
+  }
+  function saveEvents(node) {
+    node.events = $('.sms-notify-event:checked')
+      .map(function () {
+        return this.value;
+      })
+      .get();
+  }
+
+  /** A config node's label when it has no name: the host of its URL, else its type's palette label. */
+  function hostOf(url) {
+    var m = /^[a-z]+:\/\/([^/?#]+)/i.exec(url || '');
+    return m ? m[1].replace(/^[^@]*@/, '') : '';
+  }
+
+  /**
+   * A sink's node definition: what every sink shares (palette, label, shared properties and dialog)
+   * around its own parts. `own`: {prefix, color, icon, maxParts, defaults, outputLabel?, label?,
+   * oneditprepare?} — `prefix` is its catalog key (smsapi-out).
+   */
+  function sinkType(own) {
+    var p = own.prefix;
+    return {
+      category: 'SMS notify',
+      color: own.color,
+      defaults: sinkDefaults($.extend({ name: { value: '' } }, own.defaults), own.maxParts),
+      inputs: 1,
+      outputs: 1,
+      icon: own.icon,
+      align: 'right',
+      paletteLabel: function () {
+        return this._(p + '.paletteLabel');
+      },
+      label:
+        own.label ||
+        function () {
+          if (this.name) return this.name;
+          return this.to ? this._(p + '.labelTo', { to: shortList(this.to) }) : this._(p + '.labelMsgTo');
+        },
+      labelStyle: function () {
+        return this.name ? 'node_label_italic' : '';
+      },
+      inputLabels: own.inputLabels,
+      outputLabels: function () {
+        return own.outputLabel || 'msg.sms';
+      },
+      oneditprepare: function () {
+        if (own.oneditprepare) own.oneditprepare.call(this);
+        prepareSinkDialog(this, own.maxParts);
+      },
+    };
   }
 
   /** A recipient list for a node label: "+48500…, +48600…" → "+48500… +1". */
@@ -155,12 +574,42 @@
     return list[0].trim() + (list.length > 1 ? ' +' + (list.length - 1) : '');
   }
 
+  // The look of the shared rows: "Advanced" is a toggle, text beside a checkbox wraps in its own
+  // column (not under the label), reasons are red, and long code in this package's help wraps.
+  $('<style id="sms-notify-style"></style>')
+    .text(
+      [
+        '.sms-notify-toggle { display: inline-block; padding: 2px 10px; border: 1px solid var(--red-ui-form-input-border-color, #ccc);',
+        '  border-radius: 4px; text-decoration: none !important; color: var(--red-ui-form-text-color, #555); }',
+        '.sms-notify-toggle:hover { background: var(--red-ui-secondary-background-hover, #eee); }',
+        '.sms-notify-toggle .fa-caret-right { width: 8px; transition: transform 0.15s; }',
+        '.sms-notify-toggle.sms-notify-open .fa-caret-right { transform: rotate(90deg); }',
+        '.sms-notify-advanced { border-left: 2px solid var(--red-ui-secondary-border-color, #ddd); padding-left: 8px; margin-bottom: 12px; }',
+        '.sms-notify-beside { display: inline-block; width: calc(70% - 30px); vertical-align: top; }',
+        '.form-tips.sms-notify-reason { color: var(--red-ui-text-color-error, #d6615f); }',
+        '.form-tips.sms-notify-warning { border-color: var(--red-ui-text-color-warning, #c90); }',
+        '.red-ui-help:has(p.sms-notify-help) code { white-space: normal; overflow-wrap: anywhere; }',
+      ].join('\n'),
+    )
+    .appendTo('head');
+
   window.SmsNotify = {
     testConnection: testConnection,
     shortId: shortId,
     shortList: shortList,
     wholeNumber: wholeNumber,
+    optionalE164: optionalE164,
+    urlProblem: urlProblem,
+    urlProperty: urlProperty,
+    recipientProblem: recipientProblem,
+    template: template,
+    eventsDefault: eventsDefault,
+    prepareEvents: prepareEvents,
+    saveEvents: saveEvents,
+    hostOf: hostOf,
+    lists: LISTS,
     sinkDefaults: sinkDefaults,
+    sinkType: sinkType,
     prepareSinkDialog: prepareSinkDialog,
     category: 'SMS notify',
   };
