@@ -408,6 +408,36 @@
         '</div>'
       );
     },
+    // a whole sink dialog: its config node, To/Message, its sender (data-from), the guards, its own
+    // rows (the element's content), Advanced, cluster and name
+    sink: function (p, inner, el) {
+      var config = el.attr('data-config');
+      var from =
+        el.attr('data-from') === undefined
+          ? ''
+          : row(
+              'node-input-from',
+              'user',
+              p + '.label.from',
+              '<input type="text" id="node-input-from" style="width:70%" data-i18n="[placeholder]' +
+                p +
+                '.placeholder.from" />',
+            );
+      return (
+        row(
+          'node-input-' + config,
+          el.attr('data-icon') || 'server',
+          p + '.label.' + config,
+          '<input type="text" id="node-input-' + config + '" style="width:70%" />',
+        ) +
+        SECTIONS['sink-message'](p) +
+        from +
+        SECTIONS['sink-guards'](p) +
+        inner +
+        SECTIONS['sink-advanced'](p) +
+        SECTIONS['cluster-name'](p)
+      );
+    },
     // the optional cluster and the name: the last rows of every flow node that has a cluster
     'cluster-name': function (p) {
       return (
@@ -422,6 +452,25 @@
           'tag',
           p + '.label.name',
           '<input type="text" id="node-input-name" style="width:70%" />',
+        )
+      );
+    },
+    // a config node's name and service URL (its placeholder from the node's catalog)
+    'name-url': function (p) {
+      return (
+        row(
+          'node-config-input-name',
+          'tag',
+          p + '.label.name',
+          '<input type="text" id="node-config-input-name" />',
+        ) +
+        row(
+          'node-config-input-url',
+          'globe',
+          p + '.label.url',
+          '<input type="text" id="node-config-input-url" data-i18n="[placeholder]' +
+            p +
+            '.placeholder.url" />',
         )
       );
     },
@@ -525,9 +574,10 @@
   }
 
   /** A config node's label when it has no name: the host of its URL, else its type's palette label. */
-  function hostOf(url) {
+  function hostOf(url, withoutPort) {
     var m = /^[a-z]+:\/\/([^/?#]+)/i.exec(url || '');
-    return m ? m[1].replace(/^[^@]*@/, '') : '';
+    var host = m ? m[1].replace(/^[^@]*@/, '') : '';
+    return withoutPort ? host.replace(/:\d*$/, '') : host;
   }
 
   /**
@@ -564,6 +614,38 @@
       oneditprepare: function () {
         if (own.oneditprepare) own.oneditprepare.call(this);
         prepareSinkDialog(this, own.maxParts);
+      },
+    };
+  }
+
+  /**
+   * A config node's definition: name, proxy and service URL, palette label, label and Test connection.
+   * `own`: {prefix (its type and catalog key), url (default, '' = placeholder only), schemes?, defaults,
+   * credentials, testFields (settings Test connection reads besides url and proxy), label (without a
+   * name), oneditprepare?}.
+   */
+  function configType(own) {
+    var p = own.prefix;
+    var shared = { name: { value: '' }, proxy: { type: 'http proxy', required: false } };
+    if (own.url !== undefined) shared.url = urlProperty(own.url, own.schemes);
+    return {
+      category: 'config',
+      defaults: $.extend(shared, own.defaults),
+      credentials: own.credentials,
+      paletteLabel: function () {
+        return this._(p + '.paletteLabel');
+      },
+      label: function () {
+        return this.name || own.label.call(this);
+      },
+      oneditprepare: function () {
+        if (own.oneditprepare) own.oneditprepare.call(this);
+        testConnection(
+          this,
+          p,
+          ['url'].concat(own.testFields || [], ['proxy']),
+          Object.keys(own.credentials),
+        );
       },
     };
   }
@@ -610,6 +692,7 @@
     lists: LISTS,
     sinkDefaults: sinkDefaults,
     sinkType: sinkType,
+    configType: configType,
     prepareSinkDialog: prepareSinkDialog,
     category: 'SMS notify',
   };
