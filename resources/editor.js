@@ -174,6 +174,10 @@
     return undefined;
   }
 
+  function schemesText(schemes) {
+    return (schemes || ['http', 'https']).join(':// or ') + '://';
+  }
+
   /** A config node's service URL property: `value` its default ('' for a placeholder), with the reason when red. */
   function urlProperty(value, schemes) {
     schemes = schemes || ['http', 'https'];
@@ -183,7 +187,7 @@
       validate: function (v, opt) {
         var reason = urlProblem(v, schemes);
         if (!reason) return true;
-        return opt ? this._('common.url.' + reason, { schemes: schemes.join(':// or ') + '://' }) : false;
+        return opt ? this._('common.url.' + reason, { schemes: schemesText(schemes) }) : false;
       },
     };
   }
@@ -412,6 +416,11 @@
     // rows (the element's content), Advanced, cluster and name
     sink: function (p, inner, el) {
       var config = el.attr('data-config');
+      // <div data-advanced>: the provider's own options, under "Advanced"
+      var advanced = el.children('[data-advanced]');
+      var options = advanced.html() || '';
+      advanced.remove();
+      inner = el.html();
       var from =
         el.attr('data-from') === undefined
           ? ''
@@ -434,7 +443,7 @@
         from +
         SECTIONS['sink-guards'](p) +
         inner +
-        SECTIONS['sink-advanced'](p) +
+        SECTIONS['sink-advanced'](p, options) +
         SECTIONS['cluster-name'](p)
       );
     },
@@ -639,9 +648,26 @@
         return this.name || own.label.call(this);
       },
       oneditprepare: function () {
-        if (own.oneditprepare) own.oneditprepare.call(this);
+        var node = this;
+        if (own.oneditprepare) own.oneditprepare.call(node);
+        if (shared.url) {
+          // the reason a URL is red, under the field (typing into a placeholder, not after a value)
+          var url = $('#node-config-input-url');
+          var reason = $('<div class="form-tips sms-notify-reason" id="node-config-input-url-reason"></div>');
+          reason.hide().insertAfter(url.closest('.form-row'));
+          var sayUrl = function () {
+            var why = urlProblem(url.val(), own.schemes || ['http', 'https']);
+            var text =
+              why && why !== 'empty'
+                ? node._('common.url.' + why, { schemes: schemesText(own.schemes) })
+                : '';
+            reason.text(text).toggle(!!text);
+          };
+          url.on('input change keyup', sayUrl);
+          sayUrl();
+        }
         testConnection(
-          this,
+          node,
           p,
           ['url'].concat(own.testFields || [], ['proxy']),
           Object.keys(own.credentials),
