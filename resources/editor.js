@@ -682,6 +682,110 @@
     return list[0].trim() + (list.length > 1 ? ' +' + (list.length - 1) : '');
   }
 
+  // ------------------------------------------------------- statuses in the editor's language
+  /**
+   * The runtime words its statuses with its own language (English unless Node-RED's `lang` is set).
+   * For an editor in another language, a status of this package that reads exactly like one of the
+   * en-US catalog's status texts is shown again from the browser's catalog, with the same values.
+   */
+  var MODULE = 'node-red-contrib-sms-notify';
+  var STATUS_SECTIONS = ['status', 'sink', 'cluster'];
+  var statusPatterns = {};
+
+  function escapeRegExp(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  }
+  /** every status text of a catalog as {re, key, names}, the most literal first */
+  function patternsOf(catalog) {
+    var list = [];
+    (function walk(obj, prefix, isStatus) {
+      Object.keys(obj || {}).forEach(function (k) {
+        var v = obj[k];
+        var key = prefix ? prefix + '.' + k : k;
+        if (v && typeof v === 'object') walk(v, key, isStatus || STATUS_SECTIONS.indexOf(k) >= 0);
+        else if (isStatus && typeof v === 'string') {
+          var names = [];
+          var source = v
+            .split(/(__\w+__)/)
+            .map(function (part) {
+              var name = /^__(\w+)__$/.exec(part);
+              if (!name) return escapeRegExp(part);
+              names.push(name[1]);
+              return '(.+?)';
+            })
+            .join('');
+          var literal = v.replace(/__\w+__/g, '').trim();
+          if (literal.length >= 3)
+            list.push({ re: new RegExp('^' + source + '$'), key: key, names: names, weight: literal.length });
+        }
+      });
+    })(catalog, '', false);
+    return list.sort(function (a, b) {
+      return b.weight - a.weight;
+    });
+  }
+  function translatePiece(node, list, piece) {
+    for (var i = 0; i < list.length; i++) {
+      var m = list[i].re.exec(piece);
+      if (!m) continue;
+      var params = {};
+      list[i].names.forEach(function (name, j) {
+        params[name] = /^\d+$/.test(m[j + 1]) ? Number(m[j + 1]) : m[j + 1];
+      });
+      return node._(list[i].key, params);
+    }
+    return undefined;
+  }
+  function translateStatus(node) {
+    var set = node._def && node._def.set;
+    var list = set && statusPatterns[set.id];
+    if (!list || !list.length || !node.status || typeof node.status.text !== 'string') return;
+    var text = node.status.text;
+    var whole = translatePiece(node, list, text);
+    var out =
+      whole ||
+      text
+        .split(' · ')
+        .map(function (piece) {
+          return translatePiece(node, list, piece) || piece;
+        })
+        .join(' · ');
+    if (out === text) return;
+    node.status = $.extend({}, node.status, { text: out });
+    node.dirtyStatus = true;
+    node.dirty = true;
+    RED.view.redrawStatus(node);
+  }
+  function ours(node) {
+    return !!(node && node._def && node._def.set && node._def.set.module === MODULE);
+  }
+  function loadStatusPatterns(setId) {
+    if (statusPatterns[setId]) return;
+    statusPatterns[setId] = [];
+    $.ajax({
+      url: 'nodes/' + setId + '/messages?lng=en-US',
+      headers: { Accept: 'application/json' },
+      dataType: 'json',
+    }).done(function (catalog) {
+      statusPatterns[setId] = patternsOf(catalog);
+      RED.nodes.eachNode(function (n) {
+        if (ours(n) && n._def.set.id === setId) translateStatus(n);
+      });
+    });
+  }
+  (function translateStatuses() {
+    // the language node catalogs are loaded in (Node-RED's own editor may lack it and say en-US)
+    var lang = localStorage.getItem('editor-language') || navigator.language || 'en-US';
+    if (/^en\b/i.test(lang) || !RED.comms || !RED.comms.subscribe) return;
+    // after Node-RED's own handler (subscribed first) has stored the status
+    RED.comms.subscribe('status/#', function (topic) {
+      var node = RED.nodes.node(topic.split('/')[1]);
+      if (!ours(node)) return;
+      loadStatusPatterns(node._def.set.id);
+      translateStatus(node);
+    });
+  })();
+
   // The look of the shared rows: "Advanced" is a toggle, text beside a checkbox wraps in its own
   // column (not under the label), reasons are red, and long code in this package's help wraps.
   $('<style id="sms-notify-style"></style>')

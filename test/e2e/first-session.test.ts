@@ -53,6 +53,11 @@ async function wire(page: Page, from: string, to: string): Promise<void> {
   );
 }
 
+/** The flow tab a node is on. */
+function tabOf(page: Page, id: string): Promise<string> {
+  return page.evaluate((nodeId) => String((window as Any).RED.nodes.node(nodeId)?.z ?? ''), id);
+}
+
 /** The status text the editor shows under a node. */
 function statusText(page: Page, id: string): Promise<string> {
   return page.evaluate((nodeId) => String((window as Any).RED.nodes.node(nodeId)?.status?.text ?? ''), id);
@@ -215,5 +220,32 @@ function statusText(page: Page, id: string): Promise<string> {
     await page.locator('#node-config-dialog-cancel').click();
     await editor.page.locator('#node-dialog-cancel').click();
     await waitFor(async () => (await editor.trayCount()) === 0, 10_000, 'dialogs closed');
+  });
+
+  it('with a Polish editor, shows the statuses and Test connection answers in Polish', async function () {
+    const page = editor.page;
+    await page.evaluate(() => localStorage.setItem('editor-language', 'pl'));
+    try {
+      await editor.reload();
+      await page.evaluate((tab) => (window as Any).RED.workspaces.show(tab), await tabOf(page, ids.sink));
+      await waitFor(
+        async () => /wysłano [1-9]/.test(await statusText(page, ids.sink)),
+        30_000,
+        'status "wysłano N"',
+      );
+      // a new Bridge without a secret: the endpoint's answer comes as a key, said in Polish
+      await editor.editNode(ids.source);
+      await page.locator('#node-input-btn-bridge-add').click();
+      await editor.waitTray('#node-config-dialog-ok');
+      await page.fill('#node-config-input-url', 'http://127.0.0.1:9');
+      await page.click('#node-config-test-connection');
+      const result = page.locator('#node-config-test-result');
+      await waitFor(async () => /Wpisz sekret/.test(await result.innerText()), 30_000, 'a Polish answer');
+      await page.locator('#node-config-dialog-cancel').click();
+      await page.locator('#node-dialog-cancel').click();
+      await waitFor(async () => (await editor.trayCount()) === 0, 10_000, 'dialogs closed');
+    } finally {
+      await page.evaluate(() => localStorage.removeItem('editor-language'));
+    }
   });
 });
