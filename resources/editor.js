@@ -483,6 +483,29 @@
         )
       );
     },
+    // a config node's secret (data-name) with its placeholder and tip from the node's catalog
+    secret: function (p, inner, el) {
+      var name = el.attr('data-name');
+      var id = 'node-config-input-' + name;
+      var html = row(
+        id,
+        el.attr('data-icon') || 'key',
+        p + '.label.' + name,
+        '<input type="password" id="' +
+          id +
+          '" autocomplete="off" data-i18n="[placeholder]' +
+          p +
+          '.placeholder.' +
+          name +
+          '" />',
+      );
+      // data-class: a class for the row (shown by mode); data-tip: a tip under it
+      if (el.attr('data-class'))
+        html = html.replace('class="form-row"', 'class="form-row ' + el.attr('data-class') + '"');
+      if (el.attr('data-tip') !== undefined)
+        html += '<div class="form-tips" data-i18n="' + p + '.tip.' + name + '"></div>';
+      return html;
+    },
     // a config node's proxy picker and Test connection button
     'proxy-test': function () {
       return (
