@@ -202,7 +202,7 @@ export function parseTestRequest(req: Request): { id?: string; config: Json; cre
 
 // ------------------------------------------------------------------------------------ endpoint
 
-/** Register POST /sms-notify/test/<type>; answers {ok:true,message} or {ok:false,error,code}. */
+/** Register POST /sms-notify/test/<type>; answers {ok:true,message} or {ok:false,error,code,key?}. */
 export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions): TestEndpoint {
   const { type, credentialKeys, destination, test, timeoutMs = 15_000 } = options;
   const deployedAt = new WeakMap<object, Record<string, string | undefined>>();
@@ -224,7 +224,8 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
       parsed = parseTestRequest(req);
     } catch (err) {
       const e = err instanceof BadRequest ? err : new BadRequest(400, 'badRequest');
-      res.status(e.status).json({ ok: false, error: RED._(`common.test.${e.key}`), code: 'BAD_REQUEST' });
+      const key = `common.test.${e.key}`;
+      res.status(e.status).json({ ok: false, error: RED._(key), code: 'BAD_REQUEST', key });
       return;
     }
     const usable = usableStored(parsed.id, parsed.config);
@@ -232,8 +233,9 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
     if (!credentials) {
       // a stored secret that may not go there, or no secret at all (a new, empty dialog)
       const stored = Object.values(parsed.credentials).includes(PASSWORD_PLACEHOLDER);
-      const error = RED._(stored ? 'common.test.credentialsRequired' : 'common.test.credentialsMissing');
-      res.json({ ok: false, error, code: CREDENTIALS_REQUIRED });
+      const key = stored ? 'common.test.credentialsRequired' : 'common.test.credentialsMissing';
+      // `key`: the editor shows the text in its own language (error: the runtime's)
+      res.json({ ok: false, error: RED._(key), code: CREDENTIALS_REQUIRED, key });
       return;
     }
     const signal = AbortSignal.timeout(timeoutMs);
