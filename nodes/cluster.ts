@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { ClusterStore, type OnError } from './lib/cluster/store';
 import { testCluster } from './lib/cluster/test-connection';
 import { DESTINATIONS } from './lib/destinations';
@@ -22,7 +22,7 @@ interface ClusterNode extends Node<ClusterCredentials> {
 export = function (RED: NodeAPI) {
   // PING + the server's version, over a client of the test's own; a stored password is used only for
   // the deployed node at its deployed URL
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'sms-cluster',
     credentialKeys: ['username', 'password'],
     destination: DESTINATIONS['sms-cluster'],

@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import {
   CPAAS_CREDENTIAL_KEYS,
   CpaasAccount,
@@ -12,9 +12,9 @@ import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import { CpaasSource, parseEvents } from './lib/cpaas/source';
 import { DESTINATIONS } from './lib/destinations';
 import { Network, proxyChoice } from './lib/proxy';
-import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
-import type { Translate } from './lib/status';
+import { translator } from './lib/node-red';
 
 interface KandyCpaasDef extends NodeDef {
   url?: string;
@@ -44,9 +44,9 @@ interface CpaasOutDef extends NodeDef, SinkConfig {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'kandy-cpaas',
     credentialKeys: CPAAS_CREDENTIAL_KEYS,
     destination: DESTINATIONS['kandy-cpaas'],
@@ -114,9 +114,9 @@ export = function (RED: NodeAPI) {
   function CpaasOut(this: Node, config: CpaasOutDef) {
     RED.nodes.createNode(this, config);
     const node = config.cpaas ? (RED.nodes.getNode(config.cpaas) as KandyCpaasNode | null) : null;
-    const host = this as unknown as SinkHost;
-    const shared = clusterSink(host, clusterStore(RED, config.cluster), t);
-    attachSink(host, config, node?.account.provider(), t, sinkOptions(RED), shared);
+    const factory = node ? () => node.account.provider() : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, config, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('cpaas out', CpaasOut);
 };

@@ -1,7 +1,7 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { attachWatch, type WatchConfig, type WatchHost } from './lib/delivery/watch-node';
+import { attachWatch, type WatchConfig } from './lib/delivery/watch-node';
 import type { WatchTable } from './lib/delivery/watch-table';
-import type { Translate } from './lib/status';
+import { translator } from './lib/node-red';
 
 interface DeliveryWatchDef extends NodeDef, WatchConfig {}
 
@@ -11,12 +11,12 @@ interface DeliveryWatchNode extends Node {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
   /** delivery watch: sent SMS (msg.sms) joined with the providers' delivery statuses. */
   function DeliveryWatch(this: DeliveryWatchNode, config: DeliveryWatchDef) {
     RED.nodes.createNode(this, config);
-    this.watches = attachWatch(this as unknown as WatchHost, config, t);
+    this.watches = attachWatch(this, config, t);
   }
   RED.nodes.registerType('delivery watch', DeliveryWatch);
 };

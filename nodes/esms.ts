@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSource } from './lib/cluster/nodes';
@@ -10,7 +10,7 @@ import { normaliseEvents } from './lib/esms/envelope';
 import { testEsmsConnection } from './lib/esms/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
 import { attachSource, showState } from './lib/source-node';
-import type { Translate } from './lib/status';
+import { translator } from './lib/node-red';
 
 interface EsmsCredentials {
   accessToken?: string;
@@ -37,9 +37,9 @@ interface EsmsInDef extends NodeDef {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'esms-africa',
     credentialKeys: ['accessToken', 'apiKey'],
     destination: DESTINATIONS['esms-africa'],
@@ -67,7 +67,7 @@ export = function (RED: NodeAPI) {
     credentials: { accessToken: { type: 'password' }, apiKey: { type: 'password' } },
   });
 
-  /** `esms in`: message_status / balance_update / notification events as DESIGN.md envelopes. */
+  /** `esms in`: message_status / balance_update / notification events as envelopes (README, "Events"). */
   function EsmsIn(this: Node, config: EsmsInDef) {
     RED.nodes.createNode(this, config);
     const account = config.esms ? (RED.nodes.getNode(config.esms) as EsmsAfricaNode | null) : null;

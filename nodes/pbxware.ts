@@ -1,19 +1,14 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSink } from './lib/cluster/nodes';
 import { DESTINATIONS } from './lib/destinations';
-import { createPbxwareProvider, type PbxwareApi } from './lib/pbxware/provider';
+import { createPbxwareProvider, type PbxwareApi, type PbxwareMode } from './lib/pbxware/provider';
 import { testPbxwareConnection } from './lib/pbxware/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
-import {
-  attachSink,
-  sinkOptions,
-  type InputHandler,
-  type SinkConfig,
-  type SinkHost,
-} from './lib/sms/sink-node';
-import type { Translate } from './lib/status';
+import type { SmsProvider } from './lib/sms/provider';
+import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
+import { translator } from './lib/node-red';
 
 interface PbxwareCredentials {
   apiKey?: string;
@@ -32,6 +27,8 @@ interface PbxwareServerNode extends Node<PbxwareCredentials> {
   tenant: string;
   api: PbxwareApi;
   network: Network;
+  /** each `pbxware out` builds its provider for its mode */
+  provider(mode: PbxwareMode): SmsProvider;
 }
 
 interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
@@ -42,9 +39,9 @@ interface PbxwareOutDef extends NodeDef, Omit<SinkConfig, 'from'> {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'pbxware-server',
     credentialKeys: ['apiKey'],
     destination: DESTINATIONS['pbxware-server'],
@@ -60,6 +57,15 @@ export = function (RED: NodeAPI) {
     this.tenant = config.tenant === undefined || config.tenant === null ? '' : String(config.tenant).trim();
     this.api = config.api === 'json' ? 'json' : 'action';
     this.network = new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id)));
+    this.provider = (mode) =>
+      createPbxwareProvider({
+        url: this.url,
+        tenant: this.tenant,
+        api: this.api,
+        apiKey: this.credentials?.apiKey,
+        mode,
+        fetch: this.network.fetch,
+      });
     this.on('close', (_removed: boolean, done: () => void) => {
       this.network.close().then(done, done);
     });
@@ -74,60 +80,13 @@ export = function (RED: NodeAPI) {
   function PbxwareOut(this: Node, config: PbxwareOutDef) {
     RED.nodes.createNode(this, config);
     const server = config.server ? (RED.nodes.getNode(config.server) as PbxwareServerNode | null) : null;
-    const voicemail = config.mode === 'voicemail';
-    const provider = server
-      ? createPbxwareProvider({
-          url: server.url,
-          tenant: server.tenant,
-          api: server.api,
-          apiKey: server.credentials?.apiKey,
-          mode: voicemail ? 'voicemail' : 'sms',
-          fetch: server.network.fetch,
-        })
-      : undefined;
-    const sinkConfig: SinkConfig = voicemail
-      ? { ...config, to: config.extension, defaultCountry: undefined }
-      : config;
-    // In voicemail mode the recipients are extensions: msg.extension is accepted as well as msg.to.
-    const host: SinkHost = voicemail
-      ? withExtensionInput(this as unknown as SinkHost)
-      : (this as unknown as SinkHost);
-    attachSink(
-      host,
-      sinkConfig,
-      provider,
-      t,
-      sinkOptions(RED),
-      clusterSink(host, clusterStore(RED, config.cluster), t),
-    );
+    const mode: PbxwareMode = config.mode === 'voicemail' ? 'voicemail' : 'sms';
+    // in voicemail mode the recipients are extensions (the provider's prepare step reads msg.extension)
+    const sinkConfig: SinkConfig =
+      mode === 'voicemail' ? { ...config, to: config.extension, defaultCountry: undefined } : config;
+    const factory = server ? () => server.provider(mode) : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, sinkConfig, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('pbxware out', PbxwareOut);
 };
-
-/** A host whose input handler sees msg.to = msg.extension when only msg.extension is set. */
-function withExtensionInput(node: SinkHost): SinkHost {
-  return {
-    id: node.id,
-    status: (s) => node.status(s),
-    warn: (m) => node.warn(m),
-    error: (e, m) => node.error(e, m),
-    on: ((
-      event: 'input' | 'close',
-      handler: InputHandler | ((removed: boolean, done: () => void) => void),
-    ) => {
-      if (event !== 'input') return node.on('close', handler as (removed: boolean, done: () => void) => void);
-      const input = handler as InputHandler;
-      node.on('input', (msg, send, done) => {
-        const ext = msg.extension;
-        if (
-          (msg.to === undefined || msg.to === null || msg.to === '') &&
-          ext !== undefined &&
-          ext !== null &&
-          ext !== ''
-        )
-          msg.to = Array.isArray(ext) ? ext.map(String) : String(ext);
-        input(msg, send, done);
-      });
-    }) as SinkHost['on'],
-  };
-}

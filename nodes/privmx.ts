@@ -1,5 +1,5 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSource } from './lib/cluster/nodes';
@@ -10,7 +10,7 @@ import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
 import { parseSelection, PrivmxSubscriber } from './lib/privmx/subscriber';
 import { testPrivmxBridge } from './lib/privmx/test-connection';
 import { attachSource, showState } from './lib/source-node';
-import type { Translate } from './lib/status';
+import { translator } from './lib/node-red';
 import { tuned } from './lib/tuning';
 import { Network, proxyChoice } from './lib/proxy';
 
@@ -41,9 +41,9 @@ interface PrivmxInDef extends NodeDef {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Parameters<typeof RED._>[1]);
+  const t = translator(RED);
 
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'privmx-bridge',
     credentialKeys: ['apiKeyId', 'apiKeySecret'],
     destination: DESTINATIONS['privmx-bridge'],

@@ -1,12 +1,12 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
 import { clusterSink, clusterSource } from './lib/cluster/nodes';
 import type { ConnectionState } from './lib/connection';
 import { DESTINATIONS } from './lib/destinations';
 import { SmsError } from './lib/sms/errors';
-import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
+import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
 import { DEFAULT_GATEWAY_URL, wsAuthMode, type WsAuthMode } from './lib/sms-gateway/api';
 import { GatewayConnection, type GatewayUser } from './lib/sms-gateway/connection';
 import { eventSelection } from './lib/sms-gateway/envelope';
@@ -15,7 +15,7 @@ import { gatewayStatus } from './lib/sms-gateway/status';
 import { testGateway } from './lib/sms-gateway/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
 import { attachSource } from './lib/source-node';
-import type { Translate } from './lib/status';
+import { translator } from './lib/node-red';
 
 interface GatewayCredentials {
   apiKey?: string;
@@ -34,7 +34,8 @@ interface GatewayNode extends Node<GatewayCredentials> {
   from: string;
   wsAuth: WsAuthMode;
   connection: GatewayConnection;
-  provider: GatewayProvider;
+  /** the REST adapter every `sms-gateway out` of this gateway shares */
+  provider(): GatewayProvider;
   /** for cluster claim keys: the gateway URL (never the key) */
   identity: string;
 }
@@ -52,10 +53,10 @@ interface GatewayOutDef extends NodeDef, SinkConfig {
 }
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
   // Harmless check: POST /v1/ws/token with the key (sends nothing; the token expires unused).
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'sms-gateway',
     credentialKeys: ['apiKey'],
     destination: DESTINATIONS['sms-gateway'],
@@ -84,7 +85,8 @@ export = function (RED: NodeAPI) {
       log: (message) => this.warn(message),
       network,
     });
-    this.provider = new GatewayProvider({ url: this.url, apiKey, from: this.from, network });
+    const provider = new GatewayProvider({ url: this.url, apiKey, from: this.from, network });
+    this.provider = () => provider;
     this.on('close', (_removed: boolean, done: () => void) => {
       this.connection
         .close()
@@ -96,7 +98,7 @@ export = function (RED: NodeAPI) {
     credentials: { apiKey: { type: 'password' } },
   });
 
-  /** sms-gateway in: sms_status / sms_inbound events as DESIGN.md envelopes. */
+  /** sms-gateway in: sms_status / sms_inbound events as event envelopes (README, "Events"). */
   function SmsGatewayIn(this: Node, config: GatewayInDef) {
     RED.nodes.createNode(this, config);
     const gateway = config.gateway ? (RED.nodes.getNode(config.gateway) as GatewayNode | null) : null;
@@ -129,15 +131,9 @@ export = function (RED: NodeAPI) {
       this.on('input', (_msg, _send, done) => done(err));
       return;
     }
-    const host = this as unknown as SinkHost;
-    attachSink(
-      host,
-      { ...config, from },
-      gateway?.provider,
-      t,
-      sinkOptions(RED),
-      clusterSink(host, clusterStore(RED, config.cluster), t),
-    );
+    const factory = gateway ? () => gateway.provider() : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, { ...config, from }, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('sms-gateway out', SmsGatewayOut);
 };

@@ -1,13 +1,17 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
-import { type AdminRED, registerTestEndpoint } from './lib/admin';
+import { registerTestEndpoint } from './lib/admin';
 import { clusterSink } from './lib/cluster/nodes';
 import { clusterStore } from './lib/cluster/lookup';
 import { DESTINATIONS } from './lib/destinations';
 import { Network, proxyChoice } from './lib/proxy';
-import { SmsError } from './lib/sms/errors';
-import { attachSink, sinkOptions, type SinkConfig, type SinkHost } from './lib/sms/sink-node';
-import { type SmsapiAccount, SmsapiProvider, testSmsapiAccount } from './lib/smsapi/provider';
-import type { Translate } from './lib/status';
+import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
+import {
+  type SmsapiAccount,
+  SmsapiProvider,
+  type SmsapiSendOptions,
+  testSmsapiAccount,
+} from './lib/smsapi/provider';
+import { translator } from './lib/node-red';
 
 interface SmsapiCredentials {
   token?: string;
@@ -23,6 +27,8 @@ interface SmsapiAccountDef extends NodeDef {
 
 interface SmsapiAccountNode extends Node<SmsapiCredentials> {
   account: Omit<SmsapiAccount, 'token'>;
+  /** each `smsapi out` builds its provider with its own send options */
+  provider(options: SmsapiSendOptions): SmsapiProvider;
 }
 
 interface SmsapiOutDef extends NodeDef, SinkConfig {
@@ -34,10 +40,10 @@ interface SmsapiOutDef extends NodeDef, SinkConfig {
 const truthy = (v: unknown) => v === true || v === 'true';
 
 export = function (RED: NodeAPI) {
-  const t: Translate = (key, params) => RED._(key, params as Record<string, string | number> | undefined);
+  const t = translator(RED);
 
   // Harmless check: GET /profile with the token (sends nothing, costs nothing).
-  const testEndpoint = registerTestEndpoint(RED as unknown as AdminRED, {
+  const testEndpoint = registerTestEndpoint(RED, {
     type: 'smsapi-account',
     credentialKeys: ['token'],
     destination: DESTINATIONS['smsapi-account'],
@@ -58,6 +64,8 @@ export = function (RED: NodeAPI) {
       test: truthy(config.test),
       network: new Network(proxyChoice(config.proxy, (id) => RED.nodes.getNode(id))),
     };
+    this.provider = (options) =>
+      new SmsapiProvider({ ...this.account, token: this.credentials?.token }, options);
     this.on('close', (done: () => void) => {
       void this.account.network?.close().then(done, done);
     });
@@ -71,31 +79,11 @@ export = function (RED: NodeAPI) {
   /** smsapi out: each input msg → SMS through SMSAPI, via the shared pipeline. */
   function SmsapiOut(this: Node, config: SmsapiOutDef) {
     RED.nodes.createNode(this, config);
-    const host = this as unknown as SinkHost;
     const account = config.account ? (RED.nodes.getNode(config.account) as SmsapiAccountNode | null) : null;
-    let provider: SmsapiProvider | undefined;
-    if (account) {
-      try {
-        provider = new SmsapiProvider(
-          { ...account.account, token: account.credentials?.token },
-          { maxParts: Number(config.maxParts) || 3, normalize: truthy(config.normalize) },
-        );
-      } catch (err) {
-        const e = err as SmsError;
-        this.error(e.message);
-        this.status({ fill: 'red', shape: 'ring', text: e.code ?? 'SMS_CONFIG' });
-        this.on('input', (_msg, _send, done) => done(e));
-        return;
-      }
-    }
-    attachSink(
-      host,
-      config,
-      provider,
-      t,
-      sinkOptions(RED),
-      clusterSink(host, clusterStore(RED, config.cluster), t),
-    );
+    const options = { maxParts: Number(config.maxParts) || 3, normalize: truthy(config.normalize) };
+    const factory = account ? () => account.provider(options) : undefined;
+    const cluster = () => clusterSink(this, clusterStore(RED, config.cluster), t);
+    attachSink(this, config, factory, t, sinkOptions(RED), cluster);
   }
   RED.nodes.registerType('smsapi out', SmsapiOut);
 };

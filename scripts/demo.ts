@@ -164,7 +164,7 @@ export function addSmsSide(flow: FlowNode[], smsapiUrl: string): void {
       z: DEMO_IDS.tab,
       name: 'New message in the on-call thread → SMS to the on-call phone (fake SMSAPI)',
       info:
-        '`event filter` keeps new messages of the on-call thread (' +
+        'Thread to SMS. `event filter` keeps new messages of the on-call thread (' +
         DEMO_THREAD_ID +
         '); `smsapi out` renders the template, checks the number, counts segments, applies the default storm ' +
         'guards (at most 10 SMS a minute; the same text to the same number once a minute: the simulator ' +

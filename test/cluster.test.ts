@@ -12,14 +12,9 @@ import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { RedisServer } from './cluster/redis-server';
 import { FakePrivmxBridge, fakeEvents } from './fakes/privmx-bridge';
 import { FakeSmsapi } from './fakes/smsapi';
-import { helper, waitFor } from './helpers';
+import { helper, lastStatus, waitFor } from './helpers';
 
 type Msg = Record<string, unknown>;
-interface Status {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
 
 describe('sms-cluster (through Node-RED, real Redis)', function () {
   this.timeout(20_000);
@@ -53,7 +48,6 @@ describe('sms-cluster (through Node-RED, real Redis)', function () {
     onError,
   });
   const creds = { br: { apiKeyId: 'k1', apiKeySecret: 's1-0123456789' }, acc: { token: 'tok' } };
-  const lastStatus = (id: string): Status => helper.getNode(id).status.lastCall?.args[0] ?? {};
 
   async function keys(pattern: string): Promise<string[]> {
     const client = createClient({ url: redis.url });

@@ -1,13 +1,12 @@
 import assert from 'assert';
-import type { NodeAPI } from 'node-red';
 import cpaasNodes from '../nodes/cpaas';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import type { CpaasAccount } from '../nodes/lib/cpaas/account';
 import { FakeCpaas } from './fakes/cpaas';
-import { ManualClock } from './fakes/sms-gateway';
+import { CountingClock, ManualClock } from './clock';
 import autoReplyExample from '../examples/cpaas-inbound-auto-reply.json';
 import threadExample from '../examples/privmx-thread-to-cpaas-sms.json';
-import { CountingClock, delay, helper, tick, waitFor } from './helpers';
+import { collect, delay, helper, lastStatus, statuses, tick, waitFor, withParams } from './helpers';
 
 /** Distinctive secrets: every log, status, error and msg is scanned for them. */
 const SECRET = 'Pr0j-S3cr3t-7f3a9c2e';
@@ -18,24 +17,8 @@ const NUM1 = '+16135550101';
 const NUM2 = '+16135550102';
 
 /** The node module with a RED._ that shows its parameters (the helper's returns the key alone). */
-function nodes(RED: NodeAPI) {
-  const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-  red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-  return cpaasNodes(RED);
-}
+const nodes = withParams(cpaasNodes);
 
-type Status = { fill?: string; shape?: string; text?: string };
-type Msg = Record<string, any>;
-
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const spy = node.status as unknown as { getCalls(): { thisValue: { id: string }; args: [Status] }[] };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue.id === id)
-    .map((c) => c.args[0]);
-}
-const lastStatus = (id: string) => statuses(id).at(-1) ?? {};
 const SUBSCRIBED = 'common.status.subscribed';
 
 const TAB = { id: 't1', type: 'tab', label: 'cpaas' };
@@ -60,12 +43,6 @@ function cpaasIn(id: string, destination: string, events: string[] = [], wire = 
     { id, type: 'cpaas in', z: 't1', cpaas: 'cp', destination, events, wires: [[wire]] },
     { id: wire, type: 'helper', z: 't1' },
   ];
-}
-
-function collect(id: string): Msg[] {
-  const received: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => received.push(msg));
-  return received;
 }
 
 function inbound(destination: string, messageId: string, message = 'hello') {

@@ -12,8 +12,9 @@ import pbxwareNodes from '../nodes/pbxware';
 import gatewayNodes from '../nodes/sms-gateway';
 import { FakeCpaas } from './fakes/cpaas';
 import { FakePbxware, startFakePbxware } from './fakes/pbxware';
-import { FakeSmsGateway, ManualClock } from './fakes/sms-gateway';
-import { delay, helper, waitFor } from './helpers';
+import { FakeSmsGateway } from './fakes/sms-gateway';
+import { ManualClock } from './clock';
+import { collect, delay, helper, statuses, waitFor, type Msg } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const core = (p: string) => require(require.resolve(`@node-red/nodes/core/${p}`));
@@ -25,32 +26,13 @@ const CORE = [
 ];
 /* eslint-enable @typescript-eslint/no-require-imports */
 
-type Msg = Record<string, any>;
 type FlowNode = Record<string, unknown> & { id: string; type: string };
-type Status = { fill?: string; shape?: string; text?: string };
-
 const GW_KEY = 'sgw_0123456789abcdef0123456789abcdef';
 const CP_SECRET = 'fake-project-secret';
 const FROM = '+16135550100';
 const TO = ['+16135550101', '+16135550102', '+16135550103'];
 const TIMEOUT_S = 120;
 const TAB = { id: 't1', type: 'tab', label: 'watch' };
-
-function statuses(id: string): Status[] {
-  const spy = helper.getNode(id).status as unknown as {
-    getCalls(): { thisValue: { id: string }; args: [Status] }[];
-  };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue.id === id)
-    .map((c) => c.args[0]);
-}
-
-function collect(id: string): Msg[] {
-  const got: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => got.push(msg));
-  return got;
-}
 
 const CATALOG = JSON.parse(
   fs.readFileSync(path.join(__dirname, '..', 'nodes', 'locales', 'en-US', 'delivery-watch.json'), 'utf8'),

@@ -12,7 +12,7 @@ import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
 import { FakePbxware, startFakePbxware } from './fakes/pbxware';
 import { FakeSmsapi } from './fakes/smsapi';
-import { helper, waitFor } from './helpers';
+import { helper, statuses, waitFor } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 const core = (p: string) => require(require.resolve(`@node-red/nodes/core/${p}`));
@@ -84,15 +84,8 @@ describe('eSMS / PBXware examples (deployed through Node-RED)', function () {
       // still low: no SMS; the re-arm that follows is the marker that the function saw it
       esms.setBalance(470);
       esms.setBalance(2100);
-      const latch = helper.getNode(byType(flow, 'function')[0].id);
-      await waitFor(
-        () =>
-          latch.status
-            .getCalls()
-            .some((c: { args: [{ text?: string }] }) => /2100/.test(c.args[0].text ?? '')),
-        5000,
-        're-armed at 2100',
-      );
+      const latch = byType(flow, 'function')[0].id;
+      await waitFor(() => statuses(latch).some((s) => /2100/.test(s.text ?? '')), 5000, 're-armed at 2100');
       assert.strictEqual(sms(), 2, 'no SMS while the balance stays low');
     });
   });

@@ -1,33 +1,16 @@
 import assert from 'assert';
-import type { NodeAPI } from 'node-red';
 import esmsNodes from '../nodes/esms';
 import type { EsmsConnection } from '../nodes/lib/esms/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeEsms, startFakeEsms } from './fakes/esms';
-import { ManualClock } from './fakes/sms-gateway';
-import { helper, tick, waitFor } from './helpers';
+import { ManualClock } from './clock';
+import { helper, lastStatus, statuses, tick, waitFor, withParams } from './helpers';
 
 /** Distinctive REST key: every status, log, error and msg is scanned for it (and for the token). */
 const API_KEY = 'esms_live_FAKEKEY0001';
 
 /** The node module with a RED._ that shows its parameters, so statuses carry the reason. */
-function nodesWithParams(RED: NodeAPI) {
-  const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-  red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-  return esmsNodes(RED);
-}
-
-type Status = { fill?: string; shape?: string; text?: string };
-
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const spy = node.status as unknown as { getCalls(): { thisValue: { id: string }; args: [Status] }[] };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue.id === id)
-    .map((c) => c.args[0]);
-}
-const lastStatus = (id: string) => statuses(id).at(-1) ?? {};
+const nodesWithParams = withParams(esmsNodes);
 
 function connection(id = 'acct'): EsmsConnection {
   return helper.getNode(id).connection as EsmsConnection;

@@ -1,6 +1,9 @@
-/** Small shared test utilities. */
+/**
+ * Small shared test utilities: the Node-RED test helper, waiting, node statuses, leak counts.
+ * The test clocks are in test/clock.ts.
+ */
 import helper from 'node-red-node-test-helper';
-import type { Clock } from '../nodes/lib/clock';
+import type { NodeAPI } from 'node-red';
 import { dedupeRegistry } from '../nodes/lib/sms/guards';
 
 helper.init(require.resolve('node-red'));
@@ -58,28 +61,77 @@ export function activeResources(): Record<string, number> {
   return counts;
 }
 
+/** @deprecated import { CountingClock } from './clock' (kept so older imports still compile) */
+export { CountingClock } from './clock';
+
+// ------------------------------------------------------------------------------------ Node-RED
+
+export type NodeModule = (RED: NodeAPI) => void;
+
 /**
- * The package's clock with a count of the timers still pending: given to every protocol through
- * tuning, it shows any timer of ours that outlives a redeploy.
+ * A node module whose RED._ shows its parameters (the helper's returns only the key), so status
+ * texts carry the reason — and can be scanned for secrets.
  */
-export class CountingClock implements Clock {
-  readonly pending = new Set<NodeJS.Timeout>();
-  created = 0;
-  now(): number {
-    return Date.now();
-  }
-  setTimeout(fn: () => void, ms: number): unknown {
-    this.created++;
-    const handle = setTimeout(() => {
-      this.pending.delete(handle);
-      fn();
-    }, ms);
-    handle.unref();
-    this.pending.add(handle);
-    return handle;
-  }
-  clearTimeout(handle: unknown): void {
-    clearTimeout(handle as NodeJS.Timeout);
-    this.pending.delete(handle as NodeJS.Timeout);
-  }
+export function withParams(mod: NodeModule): NodeModule {
+  return (RED: NodeAPI) => {
+    const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
+    red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
+    return mod(RED);
+  };
+}
+
+export type Status = { fill?: string; shape?: string; text?: string };
+/** a msg as flows build it: any property, any type */
+export type Msg = Record<string, any>;
+
+export interface SpyCall {
+  thisValue: { id: string };
+  args: unknown[];
+}
+
+/** Every call of a Node method the helper spies on (`status`, `warn`, `error`, `log`, `send`, …). */
+export function spyCalls(method: string): SpyCall[] {
+  const proto = (helper as unknown as { _NodePrototype: Record<string, { getCalls?(): SpyCall[] }> })
+    ._NodePrototype;
+  return proto[method]?.getCalls?.() ?? [];
+}
+
+/** Every status node `id` has shown since the flow was loaded. */
+export function statuses(id: string): Status[] {
+  return spyCalls('status')
+    .filter((c) => c.thisValue?.id === id)
+    .map((c) => c.args[0] as Status);
+}
+
+export function lastStatus(id: string): Status {
+  return statuses(id).at(-1) ?? {};
+}
+
+/** Record every status node `id` shows from now on (the list fills as the node shows them). */
+export function recordStatuses(id: string): Status[] {
+  const node = helper.getNode(id);
+  const seen: Status[] = [];
+  const original = node.status.bind(node);
+  node.status = (s: Status) => {
+    seen.push(s);
+    return original(s);
+  };
+  return seen;
+}
+
+/** Collect the messages arriving at (helper) node `id`. */
+export function collect(id: string): Msg[] {
+  const msgs: Msg[] = [];
+  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
+  return msgs;
+}
+
+/** Log lines at warn level (30) whose node is `id` (or any node). */
+export function warnings(id?: string): string[] {
+  const spy = helper.log() as { args: unknown[][] } | undefined;
+  if (!spy) return [];
+  return spy.args
+    .map((a) => a[0] as { level: number; msg: unknown; id?: string })
+    .filter((e) => e && e.level === 30 && (id === undefined || e.id === id))
+    .map((e) => String(e.msg));
 }

@@ -1,29 +1,12 @@
 import assert from 'assert';
-import type { NodeAPI } from 'node-red';
 import pbxwareNodes from '../nodes/pbxware';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakePbxware, PBX_ERRORS, startFakePbxware } from './fakes/pbxware';
-import { delay, helper, waitFor } from './helpers';
+import { delay, helper, statuses, waitFor, withParams, type Msg } from './helpers';
 
 /** The fake's key is distinctive: every status, log, error and msg is scanned for it. */
 
-function nodesWithParams(RED: NodeAPI) {
-  const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-  red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-  return pbxwareNodes(RED);
-}
-
-type Status = { fill?: string; shape?: string; text?: string };
-type Msg = Record<string, any>;
-
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const spy = node.status as unknown as { getCalls(): { thisValue: { id: string }; args: [Status] }[] };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue.id === id)
-    .map((c) => c.args[0]);
-}
+const nodesWithParams = withParams(pbxwareNodes);
 
 function logText(): string {
   const spy = helper.log() as { args: unknown[][] };

@@ -3,8 +3,18 @@ import privmxNodes from '../nodes/privmx';
 import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakeBridgeOptions, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
-import { ManualClock } from './fakes/sms-gateway';
-import { activeResources, helper, tick, waitFor } from './helpers';
+import { ManualClock } from './clock';
+import {
+  activeResources,
+  collect,
+  helper,
+  lastStatus,
+  recordStatuses,
+  statuses,
+  tick,
+  waitFor,
+  warnings,
+} from './helpers';
 
 /** short timings so every scenario runs in well under a second or two */
 const FAST = {
@@ -24,18 +34,6 @@ const FAST = {
   closeTimeoutMs: 2_000,
   minRefreshDelayMs: 50,
 };
-
-interface Msg {
-  topic: string;
-  payload: Record<string, unknown>;
-  event: Record<string, unknown>;
-}
-
-interface Status {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
 
 let fake: FakePrivmxBridge;
 let keyId: string;
@@ -70,38 +68,12 @@ function creds(overrides: Record<string, string> = {}) {
   return { b1: { apiKeyId: keyId, apiKeySecret: secret, ...overrides } };
 }
 
-function collect(id: string): Msg[] {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
-  return msgs;
-}
-
-/** Record every status a node shows from now on (the current one is read from the connection). */
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const seen: Status[] = [];
-  const original = node.status.bind(node);
-  node.status = (s: Status) => {
-    seen.push(s);
-    return original(s);
-  };
-  return seen;
-}
-
 function connectionOf(id = 'b1'): PrivmxConnection {
   return helper.getNode(id).connection as PrivmxConnection;
 }
 
 async function subscribed(id = 'b1') {
   await waitFor(() => connectionOf(id).state.phase === 'subscribed', 3000, 'subscribed');
-}
-
-function warnings(): string[] {
-  const spy = helper.log();
-  return spy.args
-    .map((a: unknown[]) => a[0] as { level: number; msg: unknown })
-    .filter((e: { level: number }) => e.level === 30)
-    .map((e: { msg: unknown }) => String(e.msg));
 }
 
 describe('privmx nodes (through Node-RED, against the fake Bridge)', function () {
@@ -117,7 +89,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     resetTuning();
   });
 
-  it('delivers events of every channel with the envelope of DESIGN.md', async () => {
+  it("delivers events of every channel with the package's event envelope", async () => {
     await startFake();
     await helper.load(
       privmxNodes,
@@ -348,7 +320,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     await startFake();
     await helper.load(privmxNodes, [bridge(), privmxIn('in1', ['thread', 'store']), out('in1-out')], creds());
     const msgs = collect('in1-out');
-    const seen = statuses('in1');
+    const seen = recordStatuses('in1');
     await subscribed();
     fake.emit(fakeEvents.threadNewMessage({ id: 'before' }));
     await waitFor(() => msgs.length === 1);
@@ -428,7 +400,7 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
       [bridge(), privmxIn('in1', ['thread']), out('in1-out')],
       creds({ apiKeySecret: 'wrong-secret' }),
     );
-    const seen = statuses('in1');
+    const seen = recordStatuses('in1');
     await waitFor(() => connectionOf().state.phase === 'error', 3000, 'error');
     const state = connectionOf().state;
     assert.strictEqual(state.reason, 'invalid API key secret (Bridge error 24876)');
@@ -537,9 +509,11 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     // the connection starts only when a node registers: none did, so none can start later
     assert.strictEqual(connectionOf().userCount, 0);
     assert.strictEqual(fake.stats.connections, 0);
-    const node = helper.getNode('in1');
-    const last = node.status.lastCall?.args[0] as Status | undefined;
-    assert.deepStrictEqual(last, { fill: 'red', shape: 'ring', text: 'privmx-in.status.noChannels' });
+    assert.deepStrictEqual(lastStatus('in1'), {
+      fill: 'red',
+      shape: 'ring',
+      text: 'privmx-in.status.noChannels',
+    });
   });
 
   it('20 redeploys leave no socket, timer or server session behind; each close is a clean 1000', async () => {
@@ -595,10 +569,9 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
   });
 
   describe('subscription changes while the socket opens (no self-inflicted reconnect)', () => {
-    /** every status text a node showed since it was created (the helper spies on node.status) */
+    /** every status text a node showed since it was created */
     function shown(id: string): string[] {
-      const spy = helper.getNode(id).status as unknown as { getCalls(): { args: [Status] }[] };
-      return spy.getCalls().map((c) => c.args[0].text ?? '');
+      return statuses(id).map((s) => s.text ?? '');
     }
 
     function everyLogLine(): string[] {

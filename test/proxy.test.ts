@@ -18,7 +18,7 @@ import { FakeSmsapi } from './fakes/smsapi';
 import { FakeSmsGateway } from './fakes/sms-gateway';
 import { startFakeEsms } from './fakes/esms';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
-import { helper, waitFor } from './helpers';
+import { collect, helper, recordStatuses, waitFor } from './helpers';
 
 const PROXY_USER = 'proxy-user';
 const PROXY_PASSWORD = 'pr0xy-pa55-' + Math.random().toString(36).slice(2);
@@ -46,12 +46,6 @@ const FAST_SOURCE = {
   handshakeTimeoutMs: 1_000,
   closeTimeoutMs: 300,
 };
-
-interface Status {
-  fill?: string;
-  shape?: string;
-  text?: string;
-}
 
 /** A fake's loopback URL under a name only the proxy resolves: `http://127.0.0.1:5/x` → `http://bridge.invalid:5/x`. */
 function renamed(url: string, host: string): string {
@@ -92,24 +86,6 @@ function proxyNode(extra: Record<string, unknown> = {}) {
 }
 
 const proxyCreds = (password = PROXY_PASSWORD) => ({ p1: { username: PROXY_USER, password } });
-
-/** Every status a node shows from now on. */
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const seen: Status[] = [];
-  const original = node.status.bind(node);
-  node.status = (s: Status) => {
-    seen.push(s);
-    return original(s);
-  };
-  return seen;
-}
-
-function collect(id: string): Array<Record<string, unknown>> {
-  const msgs: Array<Record<string, unknown>> = [];
-  helper.getNode(id).on('input', (msg: Record<string, unknown>) => msgs.push(msg));
-  return msgs;
-}
 
 /** Everything Node-RED logged so far, as text. */
 function logText(): string {
@@ -194,7 +170,7 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
 
     it('a 407 is a red status with the reason, retried only after the long backoff', async () => {
       await helper.load([httpProxyNode, privmxNodes], flow(), creds('wrong-password'));
-      const seen = statuses('in1');
+      const seen = recordStatuses('in1');
       await waitFor(() => seen.some((s) => s.fill === 'red'), 5000, 'red status');
       const state = helper.getNode('b1').connection.state;
       assert.match(
@@ -289,7 +265,7 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
     it('a 407 fails the SMS with SMS_AUTH (Catch-able), not retried', async () => {
       await load([proxyNode(), account(), sink, { id: 'out1', type: 'helper' }, ...catcher], 'wrong');
       const caught = collect('caught');
-      const seen = statuses('s1');
+      const seen = recordStatuses('s1');
       helper.getNode('s1').receive({ payload: 'boiler' });
       await waitFor(() => caught.length === 1, 5000, 'the error');
       const error = caught[0].error as { message: string; code?: string };
@@ -429,7 +405,7 @@ describe('proxies (through Node-RED, a real forward proxy on loopback)', functio
 
     it('a 407 is permanent for the source (no reconnect loop) and SMS_AUTH for the sink', async () => {
       await load('wrong');
-      const seen = statuses('in1');
+      const seen = recordStatuses('in1');
       await waitFor(() => seen.some((s) => s.fill === 'red'), 5000, 'red status');
       const state = helper.getNode('gw').connection.state;
       assert.strictEqual(state.code, 'PROXY_AUTH');

@@ -1,13 +1,13 @@
 import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
-import type { NodeAPI } from 'node-red';
 import gatewayNodes from '../nodes/sms-gateway';
 import { GATEWAY_TIMING } from '../nodes/lib/sms-gateway/connection';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
-import { CountingClock, delay, helper, tick, waitFor } from './helpers';
-import { FakeSmsGateway, ManualClock, maxInWindow } from './fakes/sms-gateway';
+import { delay, helper, lastStatus, statuses, tick, waitFor, withParams } from './helpers';
+import { FakeSmsGateway, maxInWindow } from './fakes/sms-gateway';
+import { CountingClock, ManualClock } from './clock';
 
 /** A distinctive key: the tests scan every log, status, error and msg for it. */
 const KEY = 'sgw_5ecre75ecre75ecre75ecre75ecre7aa';
@@ -18,24 +18,7 @@ const FROM = '+15559876543';
  * The node module with a RED._ that shows its parameters (the helper's returns the key alone), so
  * statuses can be checked for the server's reason — and scanned for secrets.
  */
-function nodesWithParams(RED: NodeAPI) {
-  const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-  red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-  return gatewayNodes(RED);
-}
-
-type Status = { fill?: string; shape?: string; text?: string };
-
-/** every status a node has shown (the helper spies on Node.prototype.status) */
-function statuses(id: string): Status[] {
-  const node = helper.getNode(id);
-  const spy = node.status as unknown as { getCalls(): { thisValue: { id: string }; args: [Status] }[] };
-  return spy
-    .getCalls()
-    .filter((c) => c.thisValue.id === id)
-    .map((c) => c.args[0]);
-}
-const lastStatus = (id: string) => statuses(id).at(-1) ?? {};
+const nodesWithParams = withParams(gatewayNodes);
 
 function connectionOf(id = 'gw') {
   return helper.getNode(id).connection as import('../nodes/lib/sms-gateway/connection').GatewayConnection;

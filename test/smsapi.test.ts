@@ -8,7 +8,7 @@ import { delay, helper, waitFor } from './helpers';
 const THREAD = '66f76cdc06848d6a6494f783';
 const CONTEXT = '6757b81daafe67cb6e19180e';
 
-/** The envelope `privmx in` emits for a new thread message (DESIGN.md "The event envelope"). */
+/** The envelope `privmx in` emits for a new thread message (README, "Events"). */
 function threadMessage(
   threadId = THREAD,
   author = 'janek',
@@ -108,7 +108,7 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
   const inject = (msg: Record<string, unknown>) => helper.getNode('f').receive(msg);
   const sms = (m: Record<string, unknown>) => m.sms as Record<string, unknown>;
 
-  it('the seed scenario: one SMS with the rendered text to the E.164 number, msg.sms filled', async () => {
+  it('thread to SMS: one SMS with the rendered text to the E.164 number, msg.sms filled', async () => {
     await load();
     inject(threadMessage());
     await waitFor(() => sent.length === 1, 3000, 'msg.sms on the output');
@@ -347,6 +347,16 @@ describe('smsapi out (event filter → smsapi out → fake SMSAPI)', function ()
     inject(threadMessage());
     await waitFor(() => caught.length === 1);
     assert.equal(caught[0].error.code, 'SMS_CONFIG');
+  });
+
+  it('an account whose service URL is not http(s): every input fails with SMS_CONFIG, nothing is sent', async () => {
+    await load({}, { url: 'ftp://127.0.0.1/' });
+    inject(threadMessage());
+    await waitFor(() => caught.length === 1);
+    assert.equal(caught[0].error.code, 'SMS_CONFIG');
+    assert.match(String(caught[0].error.message), /must be http\(s\)/);
+    assert.equal(fake.requests.length, 0);
+    assert.equal(sent.length, 0);
   });
 
   it('closing with a send that never answers waits for its timeout (never aborts it), then reports SMS_UNCERTAIN without a retry', async () => {

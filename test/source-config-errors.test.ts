@@ -7,7 +7,6 @@ import assert from 'assert';
 import fs from 'fs';
 import net from 'net';
 import path from 'path';
-import type { NodeAPI } from 'node-red';
 import cpaasNodes from '../nodes/cpaas';
 import esmsNodes from '../nodes/esms';
 import privmxNodes from '../nodes/privmx';
@@ -15,32 +14,16 @@ import gatewayNodes from '../nodes/sms-gateway';
 import type { ConnectionState } from '../nodes/lib/connection';
 import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
-import { activeResources, CountingClock, helper, waitFor } from './helpers';
-
-type Status = { fill?: string; shape?: string; text?: string };
-type NodeModule = (RED: NodeAPI) => void;
-
-/** The node module with a RED._ that shows its parameters, so the reason can be read in the status. */
-function withParams(mod: NodeModule): NodeModule {
-  return (RED) => {
-    const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-    red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-    mod(RED);
-  };
-}
-
-function lastStatus(id: string): Status {
-  const spy = helper.getNode(id).status as unknown as {
-    getCalls(): { thisValue: { id: string }; args: [Status] }[];
-  };
-  return (
-    spy
-      .getCalls()
-      .filter((c) => c.thisValue.id === id)
-      .map((c) => c.args[0])
-      .at(-1) ?? {}
-  );
-}
+import {
+  activeResources,
+  helper,
+  lastStatus,
+  waitFor,
+  withParams,
+  type NodeModule,
+  type Status,
+} from './helpers';
+import { CountingClock } from './clock';
 
 /** What the status of a source shows for a configuration error with `reason`. */
 function fixConfig(reason: string): Status {

@@ -26,13 +26,18 @@ interface Response {
   status(code: number): Response;
 }
 type Handler = (req: Request, res: Response, next?: () => void) => void;
+/**
+ * Node-RED's permission middleware, passed on to `httpAdmin.post` untouched: its parameters are
+ * Express's, which this file never calls, hence `never`.
+ */
+type PermissionCheck = (req: never, res: never, next: never) => void;
 
-/** The bits of RED the endpoint needs. */
+/** The bits of RED the endpoint needs (Node-RED's RED fits this shape as it is). */
 export interface AdminRED {
-  httpAdmin: { post(path: string, ...handlers: Handler[]): void };
-  auth: { needsPermission(permission: string): Handler };
+  httpAdmin: { post(path: string, permission: PermissionCheck, handler: Handler): void };
+  auth: { needsPermission(permission: string): PermissionCheck };
   nodes: {
-    getCredentials(id: string): Record<string, unknown> | undefined;
+    getCredentials(id: string): object | undefined;
     getNode(id: string): { type?: string } | null | undefined;
   };
   _(key: string, params?: Record<string, string | number>): string;
@@ -197,7 +202,7 @@ export function parseTestRequest(req: Request): { id?: string; config: Json; cre
 
 // ------------------------------------------------------------------------------------ endpoint
 
-/** Register POST /sms-notify/test/<type>; answers {ok:true,message} or {ok:false,error,code}. */
+/** Register POST /sms-notify/test/<type>; answers {ok:true,message} or {ok:false,error,code,key?}. */
 export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions): TestEndpoint {
   const { type, credentialKeys, destination, test, timeoutMs = 15_000 } = options;
   const deployedAt = new WeakMap<object, Record<string, string | undefined>>();
@@ -210,7 +215,7 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
     if (!sameDestination(destinationOf(destination, config), deployedAt.get(node))) return undefined;
     // the deployed node's credentials: Node-RED has put the values of ${NAME} references in them
     const deployed = (node as { credentials?: Record<string, unknown> }).credentials ?? {};
-    return { values: deployed, raw: RED.nodes.getCredentials(id) ?? {} };
+    return { values: deployed, raw: { ...RED.nodes.getCredentials(id) } };
   };
 
   RED.httpAdmin.post(testEndpointPath(type), RED.auth.needsPermission(`${type}.write`), (req, res) => {
@@ -219,7 +224,8 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
       parsed = parseTestRequest(req);
     } catch (err) {
       const e = err instanceof BadRequest ? err : new BadRequest(400, 'badRequest');
-      res.status(e.status).json({ ok: false, error: RED._(`common.test.${e.key}`), code: 'BAD_REQUEST' });
+      const key = `common.test.${e.key}`;
+      res.status(e.status).json({ ok: false, error: RED._(key), code: 'BAD_REQUEST', key });
       return;
     }
     const usable = usableStored(parsed.id, parsed.config);
@@ -227,8 +233,9 @@ export function registerTestEndpoint(RED: AdminRED, options: TestEndpointOptions
     if (!credentials) {
       // a stored secret that may not go there, or no secret at all (a new, empty dialog)
       const stored = Object.values(parsed.credentials).includes(PASSWORD_PLACEHOLDER);
-      const error = RED._(stored ? 'common.test.credentialsRequired' : 'common.test.credentialsMissing');
-      res.json({ ok: false, error, code: CREDENTIALS_REQUIRED });
+      const key = stored ? 'common.test.credentialsRequired' : 'common.test.credentialsMissing';
+      // `key`: the editor shows the text in its own language (error: the runtime's)
+      res.json({ ok: false, error: RED._(key), code: CREDENTIALS_REQUIRED, key });
       return;
     }
     const signal = AbortSignal.timeout(timeoutMs);

@@ -1,4 +1,4 @@
-/** The envelope every source node emits (DESIGN.md "The event envelope"). */
+/** The envelope every source node emits (README, "Events: what every source emits"). */
 export type EventSource = 'privmx' | 'sms-gateway' | 'esms' | 'cpaas';
 
 export interface EventMeta {

@@ -16,7 +16,7 @@ export interface FilterRule {
 
 export type Combine = 'all' | 'any';
 
-/** The envelope fields the editor offers by name (DESIGN.md "The event envelope"). */
+/** The envelope fields the editor offers by name (README, "Events"). */
 export const EVENT_PROPERTIES = [
   'source',
   'channel',

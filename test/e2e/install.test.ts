@@ -1,6 +1,6 @@
 /**
  * The tarball installs into a fresh Node-RED user dir with `npm install <tgz>` and every node set of
- * the package loads without error (GET /nodes), with every node type DESIGN.md names — on every
+ * the package loads without error (GET /nodes), with every node type the README names — on every
  * runtime the tarball is tested on (runtimes.ts).
  */
 import assert from 'assert';
@@ -72,7 +72,7 @@ function installSuite(runtime: RuntimeSpec): void {
       });
     }
 
-    it('registers every node type DESIGN.md names, all from this module', function () {
+    it("registers every node type of the README's node list, all from this module", function () {
       const registered = new Map<string, string>();
       for (const s of env.nodeSets) for (const t of s.types) registered.set(t, s.module);
       const missing = NODE_TYPES.filter((n) => registered.get(n.type) !== PACKAGE_NAME).map((n) => n.type);

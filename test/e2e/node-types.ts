@@ -1,5 +1,5 @@
 /**
- * The package's node types, as DESIGN.md fixes them (a public contract), with the node set (the key in
+ * The package's node types, as the README lists them (a public contract), with the node set (the key in
  * package.json `node-red.nodes`) each one lives in. Config nodes are reached through a parent node's
  * config field, as a user reaches them.
  */

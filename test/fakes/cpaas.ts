@@ -1,5 +1,5 @@
 /**
- * A loopback fake of Kandy / Ribbon CPaaS (seed 004, protocols/sms-providers.md, last section):
+ * A loopback fake of Kandy / Ribbon CPaaS (its published REST and notification-channel API):
  * - `POST /cpaas/auth/v1/token` (form): client_credentials (client_id + client_secret) or password grant
  *   (client_id + username + password), scope openid → `{access_token, id_token, expires_in, …}`, both JWTs
  *   with `iat`/`exp` (lifetime `tokenLifetimeS`, may be fractional) and `preferred_username` = the user id.
@@ -27,6 +27,7 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import type { Duplex } from 'stream';
 import WebSocket, { WebSocketServer } from 'ws';
+import type { CpaasEventType } from '../../nodes/lib/cpaas/envelope';
 import { SlowAnswers } from './slow';
 
 export interface FakeCpaasUser {
@@ -117,8 +118,7 @@ interface TokenInfo {
   revoked: boolean;
 }
 
-export type NotificationType =
-  'inboundSMSMessageNotification' | 'outboundSMSMessageNotification' | 'deliveryInfoNotification';
+export type NotificationType = CpaasEventType;
 
 const E164 = /^\+[1-9]\d{6,14}$/;
 

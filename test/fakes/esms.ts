@@ -1,5 +1,5 @@
 /**
- * A loopback fake of eSMS Africa (seed 003, protocols/sms-providers.md):
+ * A loopback fake of eSMS Africa (its published API):
  * - WebSocket `/ws`, authenticated ONLY by the `esms_access_token` cookie on the upgrade (a JWT). No,
  *   a bad, a revoked or an expired token → HTTP 401 on the upgrade (the socket never opens).
  * - The client sends `{"type":"ping"}`, the server answers `{"type":"pong"}`.

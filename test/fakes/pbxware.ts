@@ -1,5 +1,5 @@
 /**
- * A loopback fake of PBXware's SMS APIs (seed 002, protocols/sms-providers.md):
+ * A loopback fake of PBXware's SMS APIs (their published behaviour):
  * - Action API on `/`: `?apikey=K&action=pbxware.sms.send_message&server=<tenant>&to_number=+E164&body=<base64>`
  *   by GET or POST (parameters in the query string, or a form body — both accepted). HTTP 200 always;
  *   failures only as `{"error":"…"}`; success `{"success":"SMS sent.","id":N}` (the write-action shape).

@@ -1,6 +1,6 @@
 /**
  * A loopback PrivMX Bridge that speaks the real server-side notification protocol
- * (/work/shared/protocols/privmx-bridge.md): JSON-RPC 2.0 over HTTP POST /api and over a WebSocket at
+ * (as the Bridge documents it): JSON-RPC 2.0 over HTTP POST /api and over a WebSocket at
  * /api, the three `manager/auth` grants, token expiry and refresh revocation, scope checks, the
  * 16-session cap, protocol pings, per-socket subscriptions, notifications for every channel, and the
  * real error codes. Tests, the demo (`npm start`) and benchmarks drive it through the controls below.
@@ -10,9 +10,12 @@ import http from 'http';
 import type { AddressInfo } from 'net';
 import type { Duplex } from 'stream';
 import { WebSocket, WebSocketServer } from 'ws';
+// protocol constants only: the fake never runs the client code it is there to check
+import { CHANNELS, type PrivmxChannel } from '../../nodes/lib/privmx/envelope';
+import { RpcCode } from '../../nodes/lib/privmx/jsonrpc';
 
-export const CHANNELS = ['thread', 'store', 'inbox', 'stream', 'kvdb'] as const;
-export type Channel = (typeof CHANNELS)[number];
+export { CHANNELS };
+export type Channel = PrivmxChannel;
 
 /** What a default API key has (the real Bridge's default). */
 export const DEFAULT_KEY_SCOPES = [
@@ -27,32 +30,22 @@ export const DEFAULT_KEY_SCOPES = [
   'kvdb',
 ];
 
-export const ErrorCode = {
-  PARSE_ERROR: -32700,
-  METHOD_NOT_FOUND: -32601,
-  INVALID_PARAMS: -32602,
-  INTERNAL_ERROR: -32603,
-  INVALID_TOKEN: 21,
-  INVALID_SIGNATURE: 8,
-  API_KEY_DOES_NOT_EXIST: 24875,
-  INVALID_CREDENTIALS: 24876,
-  INSUFFICIENT_SCOPE: 24878,
-  UNAUTHORIZED: 24879,
-  METHOD_CALLABLE_WITH_WEBSOCKET_ONLY: 24886,
-} as const;
+/** @deprecated use RpcCode (nodes/lib/privmx/jsonrpc) — kept so older imports still compile */
+export const ErrorCode = RpcCode;
 
+/** The Bridge's own message for each code. */
 const MESSAGES: Record<number, string> = {
-  [-32700]: 'Parse error',
-  [-32601]: 'Method not found',
-  [-32602]: 'Invalid params',
-  [-32603]: 'Internal error',
-  21: 'Invalid token',
-  8: 'Invalid signature',
-  24875: 'Api key does not exist',
-  24876: 'Invalid credentials',
-  24878: 'Insufficient scope',
-  24879: 'Unauthorized',
-  24886: 'Method callable with websocket only',
+  [RpcCode.PARSE_ERROR]: 'Parse error',
+  [RpcCode.METHOD_NOT_FOUND]: 'Method not found',
+  [RpcCode.INVALID_PARAMS]: 'Invalid params',
+  [RpcCode.INTERNAL_ERROR]: 'Internal error',
+  [RpcCode.INVALID_TOKEN]: 'Invalid token',
+  [RpcCode.INVALID_SIGNATURE]: 'Invalid signature',
+  [RpcCode.API_KEY_DOES_NOT_EXIST]: 'Api key does not exist',
+  [RpcCode.INVALID_CREDENTIALS]: 'Invalid credentials',
+  [RpcCode.INSUFFICIENT_SCOPE]: 'Insufficient scope',
+  [RpcCode.UNAUTHORIZED]: 'Unauthorized',
+  [RpcCode.METHOD_CALLABLE_WITH_WEBSOCKET_ONLY]: 'Method callable with websocket only',
 };
 
 class RpcFailure extends Error {
@@ -813,7 +806,7 @@ export class FakePrivmxBridge {
           result = this.subscribe(client, params, false);
           break;
         default:
-          throw new RpcFailure(ErrorCode.METHOD_NOT_FOUND, method);
+          throw new RpcFailure(RpcCode.METHOD_NOT_FOUND, method);
       }
       reply({ jsonrpc: '2.0', id, result });
     } catch (err) {
@@ -859,9 +852,9 @@ export class FakePrivmxBridge {
           method === 'manager/subscribeToChannel' ||
           method === 'manager/unsubscribeFromChannel'
         ) {
-          throw new RpcFailure(ErrorCode.METHOD_CALLABLE_WITH_WEBSOCKET_ONLY);
+          throw new RpcFailure(RpcCode.METHOD_CALLABLE_WITH_WEBSOCKET_ONLY);
         }
-        throw new RpcFailure(ErrorCode.METHOD_NOT_FOUND, method);
+        throw new RpcFailure(RpcCode.METHOD_NOT_FOUND, method);
       } catch (err) {
         send(this.errorBody(id, err));
       }
@@ -874,7 +867,7 @@ export class FakePrivmxBridge {
     const parseError = {
       error: {
         jsonrpc: '2.0',
-        error: { code: ErrorCode.PARSE_ERROR, message: MESSAGES[-32700], data: null },
+        error: { code: RpcCode.PARSE_ERROR, message: MESSAGES[RpcCode.PARSE_ERROR], data: null },
       },
     };
     let body: unknown;
@@ -900,7 +893,7 @@ export class FakePrivmxBridge {
   }
 
   private errorBody(id: number | string, err: unknown) {
-    const e = err instanceof RpcFailure ? err : new RpcFailure(ErrorCode.INTERNAL_ERROR, String(err));
+    const e = err instanceof RpcFailure ? err : new RpcFailure(RpcCode.INTERNAL_ERROR, String(err));
     return { jsonrpc: '2.0', id, error: { code: e.code, message: e.message, data: e.data } };
   }
 
@@ -928,7 +921,7 @@ export class FakePrivmxBridge {
       if (grant === 'api_key_credentials') return this.authCredentials(params);
       if (grant === 'refresh_token') return this.authRefresh(params);
       if (grant === 'api_key_signature') return this.authSignature(params);
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'grantType -> Expected value to be one of enums');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'grantType -> Expected value to be one of enums');
     } catch (err) {
       this.stats.authFailures++;
       throw err;
@@ -938,7 +931,7 @@ export class FakePrivmxBridge {
   private requestedScope(key: FakeApiKey, scope: unknown): string[] {
     if (scope === undefined) return key.scopes.filter((s) => !s.startsWith('expiresIn:'));
     if (!Array.isArray(scope) || scope.some((s) => typeof s !== 'string')) {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'scope -> Expected array of strings');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'scope -> Expected array of strings');
     }
     const granted: string[] = [];
     for (const s of scope as string[]) {
@@ -946,10 +939,10 @@ export class FakePrivmxBridge {
       if (name === 'session' || name === 'ipAddr' || name === 'connection' || name === 'expiresIn') continue;
       if (name === 'solution' && value !== undefined) {
         if (!key.scopes.includes(s) && !key.scopes.includes('solution:*')) {
-          throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, `Cannot use solution=${value}`);
+          throw new RpcFailure(RpcCode.INSUFFICIENT_SCOPE, `Cannot use solution=${value}`);
         }
       } else if (!key.scopes.includes(s)) {
-        throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, `Cannot use ${s}`);
+        throw new RpcFailure(RpcCode.INSUFFICIENT_SCOPE, `Cannot use ${s}`);
       }
       if (!granted.includes(s)) granted.push(s);
     }
@@ -958,49 +951,46 @@ export class FakePrivmxBridge {
 
   private lookupKey(id: unknown): FakeApiKey {
     const key = typeof id === 'string' ? this.apiKeys.get(id) : undefined;
-    if (!key || !key.enabled) throw new RpcFailure(ErrorCode.API_KEY_DOES_NOT_EXIST);
+    if (!key || !key.enabled) throw new RpcFailure(RpcCode.API_KEY_DOES_NOT_EXIST);
     return key;
   }
 
   private authCredentials(params: Record<string, unknown>) {
     if (typeof params.apiKeyId !== 'string')
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
     if (typeof params.apiKeySecret !== 'string') {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeySecret -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'apiKeySecret -> Expected string');
     }
     const key = this.lookupKey(params.apiKeyId);
-    if (key.secret !== params.apiKeySecret) throw new RpcFailure(ErrorCode.INVALID_CREDENTIALS);
+    if (key.secret !== params.apiKeySecret) throw new RpcFailure(RpcCode.INVALID_CREDENTIALS);
     return this.newSession(key, this.requestedScope(key, params.scope));
   }
 
   private authSignature(params: Record<string, unknown>) {
     const { apiKeyId, signature, timestamp, nonce } = params;
     if (typeof apiKeyId !== 'string')
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'apiKeyId -> Expected string');
     if (typeof signature !== 'string')
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'signature -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'signature -> Expected string');
     if (typeof timestamp !== 'number')
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'timestamp -> Expected number');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'timestamp -> Expected number');
     if (typeof nonce !== 'string' || nonce.length < 32 || nonce.length > 64) {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'nonce -> Expected string with length 32-64');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'nonce -> Expected string with length 32-64');
     }
     this.lookupKey(apiKeyId);
     // The real Bridge verifies an EdDSA/HMAC signature over the request; the fake cannot.
-    throw new RpcFailure(
-      ErrorCode.INVALID_SIGNATURE,
-      'api_key_signature is not supported by the fake Bridge',
-    );
+    throw new RpcFailure(RpcCode.INVALID_SIGNATURE, 'api_key_signature is not supported by the fake Bridge');
   }
 
   private authRefresh(params: Record<string, unknown>) {
     if (typeof params.refreshToken !== 'string') {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'refreshToken -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'refreshToken -> Expected string');
     }
     const now = Date.now();
     const session = this.sessions.find((s) => s.refreshToken === params.refreshToken);
-    if (!session || session.refreshTokenExpiry < now) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    if (!session || session.refreshTokenExpiry < now) throw new RpcFailure(RpcCode.INVALID_TOKEN);
     const key = this.apiKeys.get(session.apiKeyId);
-    if (!key || !key.enabled) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    if (!key || !key.enabled) throw new RpcFailure(RpcCode.INVALID_TOKEN);
     // a refresh revokes the old pair at once
     this.issue(session, now);
     return this.result(session);
@@ -1056,10 +1046,10 @@ export class FakePrivmxBridge {
   private bind(client: Client, params: Record<string, unknown>) {
     this.stats.bindCalls++;
     if (typeof params.accessToken !== 'string') {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'accessToken -> Expected string');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'accessToken -> Expected string');
     }
     const session = this.sessionOf(params.accessToken);
-    if (!session) throw new RpcFailure(ErrorCode.INVALID_TOKEN);
+    if (!session) throw new RpcFailure(RpcCode.INVALID_TOKEN);
     client.boundToken = params.accessToken;
     client.solutions = session.scopes.filter((s) => s.startsWith('solution:'));
     return 'OK';
@@ -1069,24 +1059,20 @@ export class FakePrivmxBridge {
     if (on) this.stats.subscribeCalls++;
     else this.stats.unsubscribeCalls++;
     const channels = params.channels;
-    if (!Array.isArray(channels))
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'channels -> Expected array');
+    if (!Array.isArray(channels)) throw new RpcFailure(RpcCode.INVALID_PARAMS, 'channels -> Expected array');
     if (channels.length > 16) {
-      throw new RpcFailure(ErrorCode.INVALID_PARAMS, 'channels -> Expected array with max 16 elements');
+      throw new RpcFailure(RpcCode.INVALID_PARAMS, 'channels -> Expected array with max 16 elements');
     }
     channels.forEach((c, i) => {
       if (!(CHANNELS as readonly unknown[]).includes(c)) {
-        throw new RpcFailure(
-          ErrorCode.INVALID_PARAMS,
-          `channels -> ${i} -> Expected value to be one of enums`,
-        );
+        throw new RpcFailure(RpcCode.INVALID_PARAMS, `channels -> ${i} -> Expected value to be one of enums`);
       }
     });
     // requests on a socket whose bound token expired (or was revoked) fail; subscriptions keep working
     const session = this.sessionOf(client.boundToken);
-    if (!session) throw new RpcFailure(ErrorCode.UNAUTHORIZED);
+    if (!session) throw new RpcFailure(RpcCode.UNAUTHORIZED);
     for (const c of channels as Channel[]) {
-      if (on && !session.scopes.includes(c)) throw new RpcFailure(ErrorCode.INSUFFICIENT_SCOPE, c);
+      if (on && !session.scopes.includes(c)) throw new RpcFailure(RpcCode.INSUFFICIENT_SCOPE, c);
     }
     for (const c of channels as Channel[]) {
       if (on) client.channels.add(c);

@@ -1,7 +1,7 @@
 /**
- * A faithful loopback fake of the SMS gateway (Gravity SMS, seed 001 and
- * /work/shared/protocols/sms-providers.md): REST send/status/ws-token with the documented errors and
- * limits, the event WebSocket with in-band auth (API key or single-use token), auth_error + close 1008,
+ * A faithful loopback fake of the SMS gateway (Gravity SMS, as its API documents it): REST
+ * send/status/ws-token with the documented errors and limits, the event WebSocket with in-band auth
+ * (API key or single-use token), auth_error + close 1008,
  * the 30 s JSON ping, and the IP lockout (10 failed auths in 5 min → every request refused for 15 min).
  *
  * Inferred (not documented, marked [I]): the answer while an IP is locked out (429 with Retry-After,
@@ -665,62 +665,8 @@ function readBody(req: http.IncomingMessage, max: number): Promise<string | unde
   });
 }
 
-/**
- * A clock the test moves by hand: now() is virtual and timers fire only when advanced past their
- * time. Give it to the connection (`tuning['sms-gateway'] = { clock }`) and the fake (`{ clock }`).
- */
-export class ManualClock implements Clock {
-  private timers: { at: number; fn: () => void; id: number }[] = [];
-  private nextId = 1;
-
-  constructor(private t: number = Date.now()) {}
-
-  now(): number {
-    return this.t;
-  }
-
-  setTimeout(fn: () => void, ms: number): unknown {
-    const id = this.nextId++;
-    this.timers.push({ at: this.t + Math.max(0, ms), fn, id });
-    this.timers.sort((a, b) => a.at - b.at || a.id - b.id);
-    return id;
-  }
-
-  clearTimeout(handle: unknown): void {
-    this.timers = this.timers.filter((timer) => timer.id !== handle);
-  }
-
-  /** timers waiting */
-  get pending(): number {
-    return this.timers.length;
-  }
-
-  /** when the next timer is due */
-  nextAt(): number | undefined {
-    return this.timers[0]?.at;
-  }
-
-  /** move time forward by `ms`, running every timer that falls due, in order */
-  advance(ms: number): void {
-    const target = this.t + ms;
-    for (;;) {
-      const next = this.timers[0];
-      if (!next || next.at > target) break;
-      this.timers.shift();
-      this.t = Math.max(this.t, next.at);
-      next.fn();
-    }
-    this.t = target;
-  }
-
-  /** jump to the next timer and run it; false when none */
-  runNext(): boolean {
-    const at = this.nextAt();
-    if (at === undefined) return false;
-    this.advance(Math.max(0, at - this.t));
-    return true;
-  }
-}
+/** @deprecated import { ManualClock } from '../clock' (kept so older imports still compile) */
+export { ManualClock } from '../clock';
 
 /** the most timestamps inside any window of `windowMs` (the gateway's sliding 5-minute count) */
 export function maxInWindow(times: readonly number[], windowMs = 5 * 60_000): number {

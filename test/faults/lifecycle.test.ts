@@ -81,7 +81,7 @@ describe('faults: redeploys', function () {
   const connections = () => [
     helper.getNode('pb').connection,
     helper.getNode('gw').connection,
-    helper.getNode('gw').provider,
+    helper.getNode('gw').provider(),
     helper.getNode('es').connection,
     helper.getNode('cp').account,
     helper.getNode('cpu').account,

@@ -14,12 +14,37 @@ import fs from 'fs';
 import net from 'net';
 import os from 'os';
 import path from 'path';
-import type { NodeAPI } from 'node-red';
-import { CountingClock, delay, helper, waitFor } from '../helpers';
+import { CountingClock } from '../clock';
+import {
+  activeResources,
+  collect,
+  delay,
+  helper,
+  lastStatus,
+  spyCalls,
+  statuses,
+  waitFor,
+  warnings,
+  withParams,
+  type Msg,
+  type Status,
+} from '../helpers';
 
 export { CountingClock };
 
-export { delay, helper, waitFor };
+export {
+  activeResources,
+  collect,
+  delay,
+  helper,
+  lastStatus,
+  statuses,
+  waitFor,
+  warnings,
+  withParams,
+  type Msg,
+  type Status,
+};
 
 // --------------------------------------------------------------------------------- process guards
 
@@ -262,38 +287,6 @@ after(async function () {
 
 // ------------------------------------------------------------------------------------ Node-RED
 
-type NodeModule = (RED: NodeAPI) => void;
-
-/** A node module whose RED._ shows its parameters (the helper's returns only the key). */
-export function withParams(mod: NodeModule): NodeModule {
-  return (RED: NodeAPI) => {
-    const red = RED as unknown as { _: (key: string, params?: Record<string, unknown>) => string };
-    red._ = (key, params) => (params ? `${key} ${JSON.stringify(params)}` : key);
-    return mod(RED);
-  };
-}
-
-export type Status = { fill?: string; shape?: string; text?: string };
-export type Msg = Record<string, any>;
-
-interface SpyCall {
-  thisValue: { id: string };
-  args: unknown[];
-}
-
-function spyCalls(method: string): SpyCall[] {
-  const proto = (helper as unknown as { _NodePrototype: Record<string, { getCalls?(): SpyCall[] }> })
-    ._NodePrototype;
-  return proto[method]?.getCalls?.() ?? [];
-}
-
-/** every status node `id` has shown since the flow was loaded */
-export function statuses(id: string): Status[] {
-  return spyCalls('status')
-    .filter((c) => c.thisValue?.id === id)
-    .map((c) => c.args[0] as Status);
-}
-
 /** a status text as a person reads it: `reconnecting (no heartbeat)` for `common.status.reconnecting {…}` */
 export function readable(text: string | undefined): string {
   const m = /^(?:common\.)?(?:status\.)?([\w.-]+)(?: (\{.*\}))?$/.exec(text ?? '');
@@ -313,10 +306,6 @@ export function attemptsShown(id: string): number {
   return statuses(id).filter((s) => s.text === 'common.status.connecting').length;
 }
 
-export function lastStatus(id: string): Status {
-  return statuses(id).at(-1) ?? {};
-}
-
 export const SUBSCRIBED = 'common.status.subscribed';
 
 export function isGreen(id: string): boolean {
@@ -331,16 +320,6 @@ export function nodeCallsText(): string {
     for (const call of spyCalls(method)) parts.push(`${method} ${call.thisValue?.id}: ${dump(call.args)}`);
   }
   return parts.join('\n');
-}
-
-/** log lines at warn level (30) whose node is `id` (or any node) */
-export function warnings(id?: string): string[] {
-  const spy = helper.log() as { args: unknown[][] } | undefined;
-  if (!spy) return [];
-  return spy.args
-    .map((a) => a[0] as { level: number; msg: unknown; id?: string })
-    .filter((e) => e && e.level === 30 && (id === undefined || e.id === id))
-    .map((e) => String(e.msg));
 }
 
 /** everything Node-RED logged, as text */
@@ -368,13 +347,6 @@ export function dump(value: unknown): string {
     }
     return v;
   });
-}
-
-/** Collect the messages arriving at helper node `id`. */
-export function collect(id: string): Msg[] {
-  const msgs: Msg[] = [];
-  helper.getNode(id).on('input', (msg: Msg) => msgs.push(msg));
-  return msgs;
 }
 
 /** Forget the calls the helper's spies recorded (they hold node objects and would look like a leak). */
@@ -473,13 +445,6 @@ export async function closedPort(): Promise<string> {
   const port = (server.address() as net.AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}`;
-}
-
-/** counts of process.getActiveResourcesInfo() by kind */
-export function activeResources(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
 }
 
 /** heap used after full garbage collections (needs --expose-gc) */

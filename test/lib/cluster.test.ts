@@ -20,7 +20,8 @@ import {
   type OnError,
 } from '../../nodes/lib/cluster/store';
 import { testCluster } from '../../nodes/lib/cluster/test-connection';
-import { pipelineOptions, SmsPipeline } from '../../nodes/lib/sms/pipeline';
+import { pipelineOptions } from '../../nodes/lib/sms/options';
+import { SmsPipeline } from '../../nodes/lib/sms/pipeline';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../../nodes/lib/sms/provider';
 import { waitFor } from '../helpers';
 import { RedisServer } from '../cluster/redis-server';

@@ -7,7 +7,8 @@ import {
   SessionContext,
 } from '../../nodes/lib/connection';
 import { connectionStatus } from '../../nodes/lib/status';
-import { CountingClock, waitFor } from '../helpers';
+import { waitFor } from '../helpers';
+import { CountingClock } from '../clock';
 
 const EXAMPLE = 'http://localhost:9111';
 

@@ -6,7 +6,7 @@ import {
   ManagedConnection,
   SessionContext,
 } from '../../nodes/lib/connection';
-import { ManualClock } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 import { tick, waitFor } from '../helpers';
 
 type Script = (ctx: SessionContext) => Promise<void>;

@@ -10,7 +10,7 @@ import { parseEvents } from '../../nodes/lib/cpaas/source';
 import type { SmsError } from '../../nodes/lib/sms/errors';
 import type { SmsSendRequest } from '../../nodes/lib/sms/provider';
 import { FakeCpaas } from '../fakes/cpaas';
-import { ManualClock } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 import { waitFor } from '../helpers';
 
 const SECRET = 'Pr0ject-S3cret-cpaas-lib';

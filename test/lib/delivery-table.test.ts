@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import type { StatusReport } from '../../nodes/lib/delivery/status';
 import { type DeliveryInfo, WatchTable, type WatchTableOptions } from '../../nodes/lib/delivery/watch-table';
-import { ManualClock } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 
 type Msg = { n: number };
 

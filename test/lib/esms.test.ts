@@ -13,7 +13,7 @@ import { probeApiKey, probeWebSocket, testEsmsConnection } from '../../nodes/lib
 import { cleanAccessToken, decodeJwtClaims, isTokenExpired, tokenExpiry } from '../../nodes/lib/esms/token';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { FakeEsms, makeJwt, startFakeEsms } from '../fakes/esms';
-import { ManualClock } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 import { tick, waitFor } from '../helpers';
 
 const fast: Partial<EsmsTimings> = {

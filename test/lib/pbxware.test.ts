@@ -4,6 +4,7 @@ import {
   actionSendRequest,
   base64Utf8,
   createPbxwareProvider,
+  extensionAsRecipient,
   jsonSendRequest,
   PbxwareProviderOptions,
   voicemailRequest,
@@ -112,6 +113,22 @@ describe('lib/pbxware provider against the fake', () => {
     assert.strictEqual(r.server, '59');
     assert.strictEqual(r.to, '+14165551234');
     assert.strictEqual(r.text, 'Zażółć gęślą jaźń ✓');
+  });
+
+  it("voicemail mode's prepare step: msg.extension becomes msg.to when msg.to is empty; SMS mode has none", () => {
+    const vm = createPbxwareProvider(opts({ mode: 'voicemail' }));
+    assert.strictEqual(vm.prepare, extensionAsRecipient);
+    assert.strictEqual(createPbxwareProvider(opts()).prepare, undefined);
+    const cases: [Record<string, unknown>, unknown][] = [
+      [{ extension: 1002 }, '1002'],
+      [{ to: '', extension: ['1001', 1002] }, ['1001', '1002']],
+      [{ to: '1003', extension: '1004' }, '1003'],
+      [{ to: null, extension: '' }, null],
+    ];
+    for (const [msg, to] of cases) {
+      extensionAsRecipient(msg);
+      assert.deepStrictEqual(msg.to, to);
+    }
   });
 
   it('JSON API and voicemail mode send the documented JSON', async () => {

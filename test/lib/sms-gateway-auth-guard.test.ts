@@ -8,7 +8,8 @@ import {
   resetAuthGuards,
 } from '../../nodes/lib/sms-gateway/auth-guard';
 import { GATEWAY_TIMING } from '../../nodes/lib/sms-gateway/connection';
-import { ManualClock, maxInWindow } from '../fakes/sms-gateway';
+import { maxInWindow } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 
 const MIN = 60_000;
 

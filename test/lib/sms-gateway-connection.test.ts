@@ -11,8 +11,9 @@ import {
 } from '../../nodes/lib/sms-gateway/connection';
 import { eventSelection, GatewayEventType } from '../../nodes/lib/sms-gateway/envelope';
 import { gatewayStatus } from '../../nodes/lib/sms-gateway/status';
-import { CountingClock, waitFor } from '../helpers';
-import { FakeSmsGateway, GOOD_KEY, ManualClock, maxInWindow } from '../fakes/sms-gateway';
+import { waitFor } from '../helpers';
+import { FakeSmsGateway, GOOD_KEY, maxInWindow } from '../fakes/sms-gateway';
+import { CountingClock, ManualClock } from '../clock';
 
 const FAST: GatewayTiming = {
   ...GATEWAY_TIMING,

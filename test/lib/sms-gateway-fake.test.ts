@@ -2,7 +2,8 @@
 import assert from 'assert';
 import { WebSocket } from 'ws';
 import { waitFor } from '../helpers';
-import { FakeSmsGateway, GOOD_KEY, ManualClock } from '../fakes/sms-gateway';
+import { FakeSmsGateway, GOOD_KEY } from '../fakes/sms-gateway';
+import { ManualClock } from '../clock';
 
 function open(url: string): Promise<{ ws: WebSocket; frames: unknown[]; closed: Promise<number> }> {
   const ws = new WebSocket(url.replace('http', 'ws') + '/ws');

@@ -5,33 +5,10 @@ import { BoundedQueue, DedupeRegistry, DedupeWindow, RateLimiter } from '../../n
 import { resolveRecipients, splitRecipients, toE164 } from '../../nodes/lib/sms/recipients';
 import { asSmsError, withRetry, type RetryOptions } from '../../nodes/lib/sms/retry';
 import { compileTemplate } from '../../nodes/lib/sms/template';
-import { pipelineOptions } from '../../nodes/lib/sms/pipeline';
+import { pipelineOptions } from '../../nodes/lib/sms/options';
 import { countSegments, gsmSeptets, isGsm7, truncateToParts } from '../../nodes/lib/sms/text';
 import { waitFor } from '../helpers';
-import { ManualClock } from './manual-clock';
-
-/** A clock whose time only moves when told to. */
-function manualClock(start = 1_000_000) {
-  let now = start;
-  return {
-    now: () => now,
-    advance: (ms: number) => (now += ms),
-  };
-}
-
-/** Real timers, scaled down, with every requested delay recorded. */
-function scaledClock(scale = 0.01): Clock & { delays: number[] } {
-  const delays: number[] = [];
-  return {
-    delays,
-    now: () => Date.now(),
-    setTimeout: (fn, ms) => {
-      delays.push(ms);
-      return setTimeout(fn, ms * scale);
-    },
-    clearTimeout: (h) => clearTimeout(h as NodeJS.Timeout),
-  };
-}
+import { ManualClock, scaledClock } from '../clock';
 
 describe('lib/sms recipients', function () {
   it('splits comma / semicolon / newline lists and arrays, numbers included', () => {
@@ -225,7 +202,7 @@ describe('lib/sms template', function () {
 
 describe('lib/sms guards', function () {
   it('rate limiter: a full bucket of N per minute, refilled continuously; 0 = off', () => {
-    const clock = manualClock();
+    const clock = new ManualClock(1_000_000);
     const rl = new RateLimiter(10, clock);
     let ok = 0;
     for (let i = 0; i < 200; i++) if (rl.tryTake()) ok++;
@@ -244,7 +221,7 @@ describe('lib/sms guards', function () {
   });
 
   it('dedupe window: same key inside the window is a duplicate; expires; forget; bounded', () => {
-    const clock = manualClock();
+    const clock = new ManualClock(1_000_000);
     const d = new DedupeWindow(60_000, clock, 3);
     const k = DedupeWindow.key('+48500000000', 'hi');
     assert.equal(d.isDuplicate(k), false);
@@ -265,7 +242,7 @@ describe('lib/sms guards', function () {
   });
 
   it('dedupe registry: a redeployed node id inherits its window; removed or expired ones are dropped', () => {
-    const clock = manualClock();
+    const clock = new ManualClock(1_000_000);
     const registry = new DedupeRegistry();
     const first = registry.acquire('sink-1', 60_000, clock);
     first.remember('k');
@@ -438,8 +415,8 @@ describe('lib/sms retry', function () {
     // virtual time: the attempt never settles, so only our own timeout timer can end the wait
     const clock = new ManualClock();
     const pending = withRetry(() => new Promise<never>(() => {}), base(clock, { timeoutMs: 3_000 }));
-    await waitFor(() => clock.waiting > 0, 5000, 'the attempt started');
-    await clock.advance(3_000);
+    await waitFor(() => clock.pending > 0, 5000, 'the attempt started');
+    await clock.advanceAsync(3_000);
     const r = await pending;
     assert.equal(!r.ok && r.error.code, 'SMS_UNCERTAIN');
   });
@@ -455,11 +432,11 @@ describe('lib/sms retry', function () {
       },
       base(clock, { signal: closer.signal }),
     );
-    await waitFor(() => calls === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await waitFor(() => calls === 1 && clock.pending === 1, 2000, 'the backoff wait');
     closer.abort();
     const r = await pending;
     assert.deepEqual([!r.ok && r.error.code, !r.ok && r.cancelled, calls], ['SMS_CANCELLED', true, 1]);
-    assert.equal(clock.waiting, 0, 'no timer left');
+    assert.equal(clock.pending, 0, 'no timer left');
   });
 
   it('close (signal) never ends an attempt in flight: its real answer is the outcome, and no retry follows', async () => {

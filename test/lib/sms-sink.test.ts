@@ -13,7 +13,7 @@ import {
 } from '../../nodes/lib/sms/sink-node';
 import { resetTuning, tuning } from '../../nodes/lib/tuning';
 import { waitFor } from '../helpers';
-import { ManualClock } from './manual-clock';
+import { ManualClock } from '../clock';
 
 /**
  * A scriptable provider: each call shifts a step (result, error, 'hang' = answers only when aborted,
@@ -132,7 +132,7 @@ function setup(
   host = new FakeHost(),
   nodeCloseTimeout?: number,
 ) {
-  attachSink(host, config, provider, t, { nodeCloseTimeout });
+  attachSink(host, config, () => provider, t, { nodeCloseTimeout });
   return { host, provider };
 }
 
@@ -379,7 +379,7 @@ describe('sms sink (attachSink + pipeline)', function () {
   it('invalid numbers in To: the deploy error gives each number with its reason first', () => {
     const host = new FakeHost();
     const shown = (k: string, p?: Record<string, unknown>) => (p ? `${k}|${String(p.numbers)}` : k);
-    attachSink(host, { to: '12345, +48 500 000 000 000 000' }, new FakeProvider(), shown);
+    attachSink(host, { to: '12345, +48 500 000 000 000 000' }, () => new FakeProvider(), shown);
     assert.equal(
       (host.errors[0].err as SmsError).message,
       'common.sink.invalidTo|12345: not a valid phone number (too short); ' +
@@ -463,6 +463,47 @@ describe('sms sink (attachSink + pipeline)', function () {
     // 7 skips went unwarned in the first window, plus this one
     assert.match(warnings[1], /^common\.sink\.duplicateWarnCount .*"count":8/);
     assert.match(warnings[1], /"to":"\+48500000003"/);
+  });
+
+  it('a factory that throws: the error at deploy, a red ring with its code, every msg fails with it, no cluster joined', async () => {
+    const host = new FakeHost();
+    const refused = new SmsError('SMS_CONFIG', 'SMSAPI: invalid service URL "x"');
+    let joined = 0;
+    attachSink(
+      host,
+      { to: '+48500000000' },
+      () => {
+        throw refused;
+      },
+      t,
+      {},
+      () => {
+        joined++;
+        return undefined;
+      },
+    );
+    assert.deepEqual(host.errors, [{ err: refused.message, msg: undefined }]);
+    assert.deepEqual(host.statuses, [{ fill: 'red', shape: 'ring', text: 'SMS_CONFIG' }]);
+    const r = await host.receive({ payload: 'x' });
+    assert.equal(r.err, refused);
+    assert.equal(r.sent.length, 0);
+    assert.equal(joined, 0, 'a sink that can never send does not join its cluster');
+  });
+
+  it("the provider's prepare step runs first: its msg.to is the one the pipeline reads and the output carries", async () => {
+    const provider = Object.assign(new FakeProvider(false, 'opaque'), {
+      prepare(msg: Record<string, unknown>) {
+        if (msg.to === undefined) msg.to = String(msg.extension);
+      },
+    });
+    const { host } = setup({}, provider);
+    const r = await host.receive({ extension: 1002, payload: 'New voicemail' });
+    assert.equal(r.err, undefined);
+    assert.deepEqual(
+      provider.requests.map((q) => [q.to, q.text]),
+      [['1002', 'New voicemail']],
+    );
+    assert.equal(r.sent[0].to, '1002');
   });
 
   it('status text counts sent / failed / limited and says test mode', () => {
@@ -551,19 +592,19 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     const { host, provider } = setup({ to: '+48500000000' });
     provider.steps.push(new SmsError('SMS_RATE_LIMITED', '429', { transient: true }));
     const pending = host.receive({ payload: 'x' });
-    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await waitFor(() => provider.requests.length === 1 && clock.pending === 1, 2000, 'the backoff wait');
     await host.close();
     const r = await pending;
     assert.equal((r.err as SmsError).code, 'SMS_CANCELLED');
     assert.equal(provider.requests.length, 1);
-    assert.equal(clock.waiting, 0, 'no timer left');
+    assert.equal(clock.pending, 0, 'no timer left');
   });
 
   it('an ambiguous failure waiting to retry (idempotent provider) at close is SMS_UNCERTAIN, not cancelled', async () => {
     const { host, provider } = setup({ to: '+48500000000' }, new FakeProvider(false, 'e164', true));
     provider.steps.push(new SmsError('SMS_PROVIDER', 'HTTP 502', { transient: true, ambiguous: true }));
     const pending = host.receive({ payload: 'x' });
-    await waitFor(() => provider.requests.length === 1 && clock.waiting === 1, 2000, 'the backoff wait');
+    await waitFor(() => provider.requests.length === 1 && clock.pending === 1, 2000, 'the backoff wait');
     await host.close();
     assert.equal(((await pending).err as SmsError).code, 'SMS_UNCERTAIN');
   });
@@ -575,9 +616,9 @@ describe('sms sink: close never leaves an outcome unknown', function () {
     await waitFor(() => provider.holding === 1);
     let closed = false;
     const closing = host.close().then(() => (closed = true));
-    await clock.advance(4_499);
+    await clock.advanceAsync(4_499);
     assert.equal(closed, false);
-    await clock.advance(1);
+    await clock.advanceAsync(1);
     await closing;
     assert.deepEqual(host.warnings, ['common.sink.stillSending']);
     assert.equal(provider.aborted, 0, 'still not aborted');
@@ -601,7 +642,14 @@ describe('sms sink: close never leaves an outcome unknown', function () {
         return Promise.resolve();
       },
     };
-    attachSink(host, { to: '+48500000000', dedupeWindow: 60 }, provider, t, {}, shared);
+    attachSink(
+      host,
+      { to: '+48500000000', dedupeWindow: 60 },
+      () => provider,
+      t,
+      {},
+      () => shared,
+    );
     const pending = host.receive({ payload: 'x' });
     await waitFor(() => held?.holding === 1);
     let closed = false;

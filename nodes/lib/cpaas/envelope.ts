@@ -1,5 +1,5 @@
 /**
- * CPaaS notification frames → the package's event envelope (DESIGN.md). Frames are bare objects keyed
+ * CPaaS notification frames → the package's event envelope (README, "Events"). Frames are bare objects keyed
  * by their type: {"inboundSMSMessageNotification":{"inboundSMSMessage":{…},"dateTime":…,"id":"…"}}.
  */
 import { asString, definedOnly, EventMessage, toEpochMs } from '../envelope';

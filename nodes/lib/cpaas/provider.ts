@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'crypto';
 import { SmsError } from '../sms/errors';
-import type { OptionSchema, SmsOptions } from '../sms/options';
+import type { OptionSchema, SmsOptions } from '../sms/send-options';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { CpaasApi } from './api';
 

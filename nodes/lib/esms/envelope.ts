@@ -1,6 +1,6 @@
 import { asString, definedOnly, EventMessage, toEpochMs } from '../envelope';
 
-/** The event types eSMS Africa pushes over its WebSocket (seed 003). */
+/** The event types eSMS Africa pushes over its WebSocket. */
 export const ESMS_EVENT_TYPES = ['message_status', 'balance_update', 'notification'] as const;
 export type EsmsEventType = (typeof ESMS_EVENT_TYPES)[number];
 
@@ -20,7 +20,7 @@ export function normaliseEvents(events: unknown): EsmsEventType[] {
 }
 
 /**
- * The envelope for one eSMS event (DESIGN.md "The event envelope"): topic `esms/<type>`, the payload
+ * The envelope for one eSMS event (README, "Events"): topic `esms/<type>`, the payload
  * exactly as sent, and msg.event with `id` = message_id (message_status) or the notification id.
  * Fields the event lacks are absent.
  */

@@ -1,7 +1,7 @@
 import { SmsError, SmsErrorCode } from '../sms/errors';
 
 /**
- * PBXware answers HTTP 200 and signals a failure only with an `error` key (seed 002). These are the
+ * PBXware answers HTTP 200 and signals a failure only with an `error` key. These are the
  * documented texts: all of them are configuration problems on the PBX or in our settings, so they are
  * permanent (never retried) and keep the server's own words.
  */

@@ -219,6 +219,13 @@ export function successIds(body: unknown): string[] {
   return [];
 }
 
+/** msg.to = msg.extension when only msg.extension is set (voicemail mode's recipients). */
+export function extensionAsRecipient(msg: Record<string, unknown>): void {
+  const ext = msg.extension;
+  const empty = (v: unknown) => v === undefined || v === null || v === '';
+  if (empty(msg.to) && !empty(ext)) msg.to = Array.isArray(ext) ? ext.map(String) : String(ext);
+}
+
 /** The SMS provider adapter for `pbxware out`. */
 export function createPbxwareProvider(opts: PbxwareProviderOptions): SmsProvider {
   const mode: PbxwareMode = opts.mode === 'voicemail' ? 'voicemail' : 'sms';
@@ -235,6 +242,8 @@ export function createPbxwareProvider(opts: PbxwareProviderOptions): SmsProvider
     // no per-message options: mode (SMS or voicemail) decides how To is read, so it stays on the node
     optionSchema: {},
     recipientKind: mode === 'voicemail' ? 'opaque' : 'e164',
+    // voicemail notifications go to extensions: msg.extension is accepted as well as msg.to
+    ...(mode === 'voicemail' ? { prepare: extensionAsRecipient } : {}),
     async send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult> {
       checkSettings(settings, mode);
       const to = request.to.trim();
@@ -245,7 +254,7 @@ export function createPbxwareProvider(opts: PbxwareProviderOptions): SmsProvider
             'SMS_INVALID_NUMBER',
             `PBXware: "${to.slice(0, 40)}" is not an extension number`,
           );
-        // The voicemail notification exists only in the JSON API (seed 002), whatever the API style.
+        // The voicemail notification exists only in the JSON API, whatever the API style.
         wire = voicemailRequest(settings, to, request.text);
       } else {
         wire =

@@ -1,7 +1,7 @@
 import { EventMessage, EventMeta, toEpochMs } from '../envelope';
 
 /**
- * PrivMX Bridge notifications → the envelope of DESIGN.md. Pure functions, no Node-RED.
+ * PrivMX Bridge notifications → the event envelope (README, "Events"). Pure functions, no Node-RED.
  *
  * A notification frame is `{channel, type, data, timestamp}`. `msg.payload` is that frame exactly as
  * parsed; `msg.event` normalises the ids filters and templates need. Fields a frame lacks are absent.

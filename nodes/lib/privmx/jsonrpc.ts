@@ -7,7 +7,7 @@ import { isRedirect, NO_REDIRECTS, redactUrl, redirectRefused } from '../safe-ur
  * concurrently, so responses are matched by id, never by order; every request has its own timeout.
  */
 
-/** Bridge error codes (protocols/privmx-bridge.md). */
+/** Bridge error codes (the Bridge's JSON-RPC API). */
 export const RpcCode = {
   PARSE_ERROR: -32700,
   METHOD_NOT_FOUND: -32601,

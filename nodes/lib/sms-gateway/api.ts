@@ -1,6 +1,6 @@
 /**
  * REST facts of the SMS gateway (Gravity SMS) shared by the connection, the provider and the
- * "Test connection" endpoint. Protocol: /work/shared/protocols/sms-providers.md, seed 001.
+ * "Test connection" endpoint (the gateway's REST API; README, "SMS gateway").
  */
 import { parseConfigUrl } from '../config-url';
 import { parseRetryAfter } from '../sms/errors';

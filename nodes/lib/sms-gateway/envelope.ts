@@ -20,7 +20,7 @@ export function eventSelection(events: unknown): Set<GatewayEventType> {
 }
 
 /**
- * The envelope for one gateway event (DESIGN.md "The event envelope"):
+ * The envelope for one gateway event (README, "Events"):
  * - topic `sms-gateway/<type>`, payload the event untouched;
  * - event.id = messageId;
  * - sms_inbound: event.author = `from` (the sender), event.containerId = `to` (the gateway number that

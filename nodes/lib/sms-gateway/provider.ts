@@ -12,7 +12,7 @@
  */
 import type { Network } from '../proxy';
 import { fromFetchFailure, parseRetryAfter, SmsError } from '../sms/errors';
-import type { OptionSchema } from '../sms/options';
+import type { OptionSchema } from '../sms/send-options';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { isRedirect, NO_REDIRECTS } from '../safe-url';
 import { baseUrl, E164, errorText, isAuthRejection, readJson, redirectError } from './api';

@@ -1,150 +1,87 @@
-import { SmsError } from './errors';
+import type { BackoffOptions } from '../backoff';
+import { type Clock, realClock } from '../clock';
+import { tuned } from '../tuning';
+import type { OverflowPolicy, SmsGuards } from './guards';
+import type { SinkConfig } from './sink-node';
 
-/**
- * Per-message provider options: each provider declares a whitelist (its OptionSchema); a sink node
- * may set them as node properties and `msg.sms.options` overrides them per message. Anything the
- * whitelist does not name, a value of the wrong type, out of range or a date in the past is an error
- * SMS_BAD_OPTION (nothing sent): an option silently ignored would send an SMS the user did not ask for.
- */
-export type OptionSpec =
-  | { type: 'boolean'; nodeProperty?: boolean }
-  | {
-      type: 'string';
-      nodeProperty?: boolean;
-      values?: readonly string[];
-      pattern?: RegExp;
-      maxLength?: number;
-    }
-  | { type: 'number'; nodeProperty?: boolean; min: number; max: number; integer?: boolean }
-  /** an instant in the future: ISO 8601 text, a Date or ms since the epoch; never a node property */
-  | { type: 'date' };
+/** The pipeline's settings: a sink's properties (as the editor saves them) with defaults and bounds. */
 
-/** key → spec; the key is both the node property's name and the msg.sms.options key */
-export type OptionSchema = Readonly<Record<string, OptionSpec>>;
-
-export type OptionValue = boolean | string | number | Date;
-export type SmsOptions = Readonly<Record<string, OptionValue>>;
-
-const bad = (message: string) => new SmsError('SMS_BAD_OPTION', message);
-
-/** ISO 8601 date and time WITH a time zone: text without one would be read in the server's zone */
-const ISO_WITH_ZONE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})$/i;
-
-function describe(spec: OptionSpec): string {
-  switch (spec.type) {
-    case 'boolean':
-      return 'true or false';
-    case 'number':
-      return `a number from ${spec.min} to ${spec.max}`;
-    case 'date':
-      return 'a future date (ISO 8601 text with a time zone such as 2030-01-31T18:00:00+01:00, a Date, or ms since 1970)';
-    case 'string':
-      return spec.values ? `one of ${spec.values.join(', ')}` : 'text';
-  }
+export interface PipelineOptions {
+  /** the node id: its dedupe window survives a redeploy of the same node (undefined = not kept) */
+  id?: string;
+  to: string;
+  template: string;
+  from?: string;
+  rateLimit: number;
+  dedupeWindowMs: number;
+  maxParts: number;
+  /** more distinct recipients in one message = one SMS_TOO_MANY_RECIPIENTS, nothing sent */
+  maxRecipients: number;
+  tooLong: 'refuse' | 'truncate';
+  defaultCountry?: string;
+  queueSize: number;
+  overflow: OverflowPolicy;
+  retries: number;
+  timeoutMs: number;
+  concurrency: number;
+  backoff: Pick<BackoffOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor' | 'jitter'>;
+  maxRetryAfterMs: number;
+  clock: Clock;
+  random?: () => number;
+  /** shared guards (a cluster) wrapping this instance's own; absent = the local guards alone */
+  guards?: (local: SmsGuards) => SmsGuards;
+  /** the node's properties: the provider's options (its optionSchema) are read from them */
+  properties?: Readonly<Record<string, unknown>>;
 }
 
-/** One value as a message gives it: strict types. Returns the normalised value or throws. */
-function checkValue(name: string, spec: OptionSpec, value: unknown, now: number): OptionValue {
-  const wrong = () => bad(`${name} must be ${describe(spec)}, not ${shown(value)}`);
-  switch (spec.type) {
-    case 'boolean':
-      if (typeof value !== 'boolean') throw wrong();
-      return value;
-    case 'number': {
-      if (typeof value !== 'number' || !Number.isFinite(value)) throw wrong();
-      if (value < spec.min || value > spec.max || (spec.integer && !Number.isInteger(value))) throw wrong();
-      return value;
-    }
-    case 'string': {
-      if (typeof value !== 'string' || value === '') throw wrong();
-      if (spec.values && !spec.values.includes(value)) throw wrong();
-      if (spec.maxLength !== undefined && value.length > spec.maxLength)
-        throw bad(`${name} is longer than ${spec.maxLength} characters`);
-      if (spec.pattern && !spec.pattern.test(value))
-        throw bad(`${name} has characters it may not contain: ${shown(value)}`);
-      return value;
-    }
-    case 'date': {
-      const ms =
-        value instanceof Date
-          ? value.getTime()
-          : typeof value === 'number'
-            ? value
-            : typeof value === 'string' && ISO_WITH_ZONE.test(value.trim())
-              ? Date.parse(value.trim())
-              : NaN;
-      if (!Number.isFinite(ms)) throw wrong();
-      if (ms <= now) throw bad(`${name} is in the past (${new Date(ms).toISOString()})`);
-      return new Date(ms);
-    }
-  }
+/** Timings tests may shorten with `tuning.sink = {...}`. */
+export const sinkDefaults = {
+  retryBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: 0.5 },
+  maxRetryAfterMs: 120_000,
+  concurrency: 1,
+  clock: realClock as Clock,
+};
+
+function num(value: unknown, fallback: number, min: number, max: number): number {
+  if (value === undefined || value === null || value === '') return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) return fallback;
+  return Math.min(max, Math.max(min, n));
 }
 
-function shown(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value);
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'object') return 'an object';
-  return String(value);
-}
+/** SMS per minute per node when a flow does not say */
+export const DEFAULT_RATE_LIMIT = 10;
+/** seconds within which the same text to the same number is sent once, when a flow does not say */
+export const DEFAULT_DEDUPE_SECONDS = 60;
+/** recipients one message may name, when a flow does not say */
+export const DEFAULT_MAX_RECIPIENTS = 20;
 
-/**
- * The node's own values (read once at deploy) from its properties as the editor saves them:
- * booleans as true/"true", numbers as numbers or numeric text, "" or absent = not set.
- */
-export function nodeOptions(
-  schema: OptionSchema | undefined,
-  config: Readonly<Record<string, unknown>>,
-): SmsOptions {
-  const out: Record<string, OptionValue> = {};
-  if (!schema) return out;
-  for (const [key, spec] of Object.entries(schema)) {
-    if (spec.type === 'date' || spec.nodeProperty === false) continue;
-    const raw = config[key];
-    if (raw === undefined || raw === null || raw === '' || raw === false || raw === 'false') continue;
-    let value: unknown = raw;
-    if (spec.type === 'boolean') value = raw === true || raw === 'true' ? true : raw;
-    else if (spec.type === 'number' && typeof raw === 'string')
-      value = raw.trim() === '' ? undefined : Number(raw);
-    else if (spec.type === 'string' && typeof raw === 'string') value = raw.trim();
-    if (value === undefined || value === '') continue;
-    out[key] = checkValue(`the node property ${key}`, spec, value, 0);
-  }
-  return out;
-}
-
-/**
- * The options for one message: the node's values with `msg.sms.options` over them. `msg.sms` without
- * `options` (the output of another sink) is fine; `options` that is not a plain object is an error.
- */
-export function messageOptions(
-  schema: OptionSchema | undefined,
-  defaults: SmsOptions,
-  msg: Readonly<Record<string, unknown>>,
-  now: number,
-  provider: string,
-): SmsOptions {
-  const sms = msg.sms;
-  const given =
-    sms !== null && typeof sms === 'object' ? (sms as Record<string, unknown>).options : undefined;
-  if (given === undefined || given === null) return defaults;
-  if (typeof given !== 'object' || Array.isArray(given) || given instanceof Date)
-    throw bad(`msg.sms.options must be an object, not ${shown(given)}`);
-  const out: Record<string, OptionValue> = { ...defaults };
-  for (const [key, value] of Object.entries(given as Record<string, unknown>)) {
-    const spec = schema
-      ? Object.prototype.hasOwnProperty.call(schema, key)
-        ? schema[key]
-        : undefined
-      : undefined;
-    if (!spec) {
-      const known = schema ? Object.keys(schema) : [];
-      throw bad(
-        `msg.sms.options.${key}: ${provider} takes ${known.length ? `only ${known.join(', ')}` : 'no options'}`,
-      );
-    }
-    if (value === undefined) continue;
-    out[key] = checkValue(`msg.sms.options.${key}`, spec, value, now);
-  }
-  return out;
+/** Node properties (strings as the editor saves them) → options, with defaults and bounds. */
+export function pipelineOptions(
+  config: SinkConfig & { concurrency?: number | string },
+  id?: string,
+): PipelineOptions {
+  const t = tuned('sink', sinkDefaults);
+  return {
+    id,
+    to: String(config.to ?? '').trim(),
+    template: String(config.message ?? ''),
+    from: config.from ? String(config.from).trim() || undefined : undefined,
+    // missing = the editor's safe defaults (a hand-written flow is guarded too); an explicit 0 = off
+    rateLimit: Math.floor(num(config.rateLimit, DEFAULT_RATE_LIMIT, 0, 1e6)),
+    dedupeWindowMs: num(config.dedupeWindow, DEFAULT_DEDUPE_SECONDS, 0, 7 * 86_400) * 1000,
+    maxParts: Math.floor(num(config.maxParts, 3, 1, 255)),
+    maxRecipients: Math.floor(num(config.maxRecipients, DEFAULT_MAX_RECIPIENTS, 1, 10_000)),
+    tooLong: config.tooLong === 'truncate' ? 'truncate' : 'refuse',
+    defaultCountry: config.defaultCountry ? String(config.defaultCountry).trim().toUpperCase() : undefined,
+    queueSize: Math.floor(num(config.queueSize, 100, 1, 100_000)),
+    overflow: config.overflow === 'drop-old' ? 'drop-old' : 'drop-new',
+    retries: Math.floor(num(config.retries, 3, 0, 10)),
+    timeoutMs: num(config.timeout, 15, 0.01, 600) * 1000,
+    concurrency: Math.floor(num(config.concurrency, t.concurrency, 1, 16)),
+    backoff: t.retryBackoff,
+    maxRetryAfterMs: t.maxRetryAfterMs,
+    clock: t.clock,
+    properties: { ...config },
+  };
 }

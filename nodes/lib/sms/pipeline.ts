@@ -1,162 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import type { BackoffOptions } from '../backoff';
-import { type Clock, realClock } from '../clock';
-import { tuned } from '../tuning';
 import { SmsError } from './errors';
+import { type Admission, BoundedQueue, DedupeWindow, LocalGuards, type SmsGuards } from './guards';
+import type { PipelineOptions } from './options';
 import {
-  type Admission,
-  BoundedQueue,
-  DedupeWindow,
-  LocalGuards,
-  type OverflowPolicy,
-  type SmsGuards,
-} from './guards';
-import { messageOptions, nodeOptions, type SmsOptions } from './options';
+  failedOutcome,
+  type Outcome,
+  type PipelineStats,
+  type SmsFacts,
+  smsInfo,
+  type Submission,
+} from './outcome';
 import type { SmsProvider, SmsSendResult } from './provider';
+import { SendOptions, type SmsOptions } from './send-options';
 import { hasRecipients, type Recipients, resolveRecipients } from './recipients';
 import { cancelledError, withRetry } from './retry';
-import type { SinkConfig } from './sink-node';
 import { compileTemplate, type Template } from './template';
-import { countSegments, type Encoding, truncateToParts } from './text';
+import { type Encoding, fitText } from './text';
 
 /**
  * The SMS pipeline shared by every sink, without Node-RED:
- *   recipients (at most maxRecipients) → E.164 → text (template) → segments / max parts → per
- *   recipient: dedupe → rate limit → bounded queue → send with timeout + retries → one outcome per
- *   recipient.
+ *   the provider's prepare step → recipients (at most maxRecipients) → E.164 → provider options
+ *   (send-options.ts) → text (template) → segments / max parts → per recipient: dedupe → rate limit
+ *   → bounded queue → send with timeout + retries → one outcome per recipient.
  * Closing never aborts a request in flight: it is let finish and its outcome reported; queued SMS
- * fail with SMS_CANCELLED.
+ * fail with SMS_CANCELLED. Its settings: options.ts; what it reports: outcome.ts.
  */
-
-/** What msg.sms holds after a send (and, with `error`, on the msg a Catch node sees). */
-export interface SmsInfo {
-  provider: string;
-  to: string;
-  from?: string;
-  ids: string[];
-  parts: number;
-  encoding: Encoding;
-  /** provider status ('QUEUE', 'queued', …), or 'duplicate' / 'failed' */
-  status: string;
-  test: boolean;
-  attempts: number;
-  /** the text was cut to fit maxParts */
-  truncated?: boolean;
-  /** provider extras (points, cost, …) */
-  details?: Record<string, unknown>;
-  /** the error code when the SMS was not sent */
-  code?: string;
-}
-
-export type Outcome =
-  | { kind: 'sent'; to: string; sms: SmsInfo }
-  /** suppressed by the dedupe window: nothing sent, not an error */
-  | { kind: 'duplicate'; to: string; sms: SmsInfo }
-  /** not sent, or not known to be sent (SMS_UNCERTAIN); SMS_CANCELLED when the node closed first */
-  | { kind: 'failed'; to: string; error: SmsError; sms: SmsInfo };
-
-export interface Submission {
-  /** a message-level failure (no recipient, template, empty, too long): no recipient was tried */
-  error?: SmsError;
-  /** how many recipients the message had (valid + invalid) */
-  recipients: number;
-  outcomes: Outcome[];
-  /** both the node's `to` and msg.to were set (the node's won) */
-  conflict: boolean;
-  text?: string;
-}
-
-export interface PipelineStats {
-  sent: number;
-  failed: number;
-  limited: number;
-  duplicate: number;
-  dropped: number;
-  /** waiting in the queue + being sent now */
-  pending: number;
-  /** code of the most recent failure, cleared by the next success */
-  lastError?: string;
-}
-
-export interface PipelineOptions {
-  /** the node id: its dedupe window survives a redeploy of the same node (undefined = not kept) */
-  id?: string;
-  to: string;
-  template: string;
-  from?: string;
-  rateLimit: number;
-  dedupeWindowMs: number;
-  maxParts: number;
-  /** more distinct recipients in one message = one SMS_TOO_MANY_RECIPIENTS, nothing sent */
-  maxRecipients: number;
-  tooLong: 'refuse' | 'truncate';
-  defaultCountry?: string;
-  queueSize: number;
-  overflow: OverflowPolicy;
-  retries: number;
-  timeoutMs: number;
-  concurrency: number;
-  backoff: Pick<BackoffOptions, 'initialDelayMs' | 'maxDelayMs' | 'factor' | 'jitter'>;
-  maxRetryAfterMs: number;
-  clock: Clock;
-  random?: () => number;
-  /** shared guards (a cluster) wrapping this instance's own; absent = the local guards alone */
-  guards?: (local: SmsGuards) => SmsGuards;
-  /** the node's properties: the provider's options (its optionSchema) are read from them */
-  properties?: Readonly<Record<string, unknown>>;
-}
-
-/** Timings tests may shorten with `tuning.sink = {...}`. */
-export const sinkDefaults = {
-  retryBackoff: { initialDelayMs: 1_000, maxDelayMs: 30_000, factor: 2, jitter: 0.5 },
-  maxRetryAfterMs: 120_000,
-  concurrency: 1,
-  clock: realClock as Clock,
-};
-
-function num(value: unknown, fallback: number, min: number, max: number): number {
-  if (value === undefined || value === null || value === '') return fallback;
-  const n = Number(value);
-  if (!Number.isFinite(n)) return fallback;
-  return Math.min(max, Math.max(min, n));
-}
-
-/** SMS per minute per node when a flow does not say */
-export const DEFAULT_RATE_LIMIT = 10;
-/** seconds within which the same text to the same number is sent once, when a flow does not say */
-export const DEFAULT_DEDUPE_SECONDS = 60;
-/** recipients one message may name, when a flow does not say */
-export const DEFAULT_MAX_RECIPIENTS = 20;
-
-/** Node properties (strings as the editor saves them) → options, with defaults and bounds. */
-export function pipelineOptions(
-  config: SinkConfig & { concurrency?: number | string },
-  id?: string,
-): PipelineOptions {
-  const t = tuned('sink', sinkDefaults);
-  return {
-    id,
-    to: String(config.to ?? '').trim(),
-    template: String(config.message ?? ''),
-    from: config.from ? String(config.from).trim() || undefined : undefined,
-    // missing = the editor's safe defaults (a hand-written flow is guarded too); an explicit 0 = off
-    rateLimit: Math.floor(num(config.rateLimit, DEFAULT_RATE_LIMIT, 0, 1e6)),
-    dedupeWindowMs: num(config.dedupeWindow, DEFAULT_DEDUPE_SECONDS, 0, 7 * 86_400) * 1000,
-    maxParts: Math.floor(num(config.maxParts, 3, 1, 255)),
-    maxRecipients: Math.floor(num(config.maxRecipients, DEFAULT_MAX_RECIPIENTS, 1, 10_000)),
-    tooLong: config.tooLong === 'truncate' ? 'truncate' : 'refuse',
-    defaultCountry: config.defaultCountry ? String(config.defaultCountry).trim().toUpperCase() : undefined,
-    queueSize: Math.floor(num(config.queueSize, 100, 1, 100_000)),
-    overflow: config.overflow === 'drop-old' ? 'drop-old' : 'drop-new',
-    retries: Math.floor(num(config.retries, 3, 0, 10)),
-    timeoutMs: num(config.timeout, 15, 0.01, 600) * 1000,
-    concurrency: Math.floor(num(config.concurrency, t.concurrency, 1, 16)),
-    backoff: t.retryBackoff,
-    maxRetryAfterMs: t.maxRetryAfterMs,
-    clock: t.clock,
-    properties: { ...config },
-  };
-}
 
 interface Job {
   /** stable id of this logical SMS, the same for every attempt (an idempotency key for adapters) */
@@ -180,10 +48,8 @@ export class SmsPipeline {
   private readonly configured?: Recipients;
   /** the node's own list names more recipients than maxRecipients: every message fails with it */
   readonly configuredError?: SmsError;
-  /** a node property holding a bad provider option: every message fails with it */
-  readonly optionsError?: SmsError;
-  /** the provider options set on the node (msg.sms.options overrides them) */
-  private readonly nodeOptions: SmsOptions = {};
+  /** the provider's options: the node's values, msg.sms.options over them (`error`: a bad node value) */
+  readonly sendOptions: SendOptions;
   private readonly template?: Template;
   private readonly guards: SmsGuards;
   private readonly queue: BoundedQueue<Job>;
@@ -215,11 +81,7 @@ export class SmsPipeline {
       });
       if (this.configured.tooMany) this.configuredError = tooManyError(this.configured.tooMany, 'To');
     }
-    try {
-      this.nodeOptions = nodeOptions(provider.optionSchema, opts.properties ?? {});
-    } catch (err) {
-      this.optionsError = err as SmsError;
-    }
+    this.sendOptions = new SendOptions(provider, opts.properties ?? {});
     // this instance's own guards (the dedupe window kept across a redeploy of the same node id)
     const local = new LocalGuards(opts, opts.clock, opts.id);
     this.guards = opts.guards ? opts.guards(local) : local;
@@ -227,12 +89,8 @@ export class SmsPipeline {
     this.idempotent = !!provider.idempotent;
   }
 
-  /** numbers in the node's own list that are not valid (reported at deploy) */
-  get invalidConfigured(): string[] {
-    return this.configured ? this.configured.invalid.map((i) => i.raw) : [];
-  }
-
-  /** why each of them is not valid ("12345: not a valid phone number (too short)") */
+  /** numbers in the node's own list that are not valid, each with why (reported at deploy):
+   * "12345: not a valid phone number (too short)" */
   get invalidConfiguredReasons(): string[] {
     return this.configured ? this.configured.invalid.map((i) => i.error.message) : [];
   }
@@ -243,11 +101,12 @@ export class SmsPipeline {
 
   /** Take one input message; resolves when every recipient has its outcome (never rejects). */
   submit(
-    msg: Readonly<Record<string, unknown>>,
+    msg: Record<string, unknown>,
     /** each recipient's outcome as it happens; `recipients` = how many the message has */
     onOutcome: (o: Outcome, recipients: number) => void = () => {},
   ): Promise<Submission> {
     const opts = this.opts;
+    this.provider.prepare?.(msg);
     if (this.closed)
       // input after close: its own error, never sent
       return Promise.resolve({
@@ -278,42 +137,16 @@ export class SmsPipeline {
     if (total === 0)
       return fail(new SmsError('SMS_NO_RECIPIENT', 'no recipient: set "To" on the node or msg.to'));
     if (this.templateError) return fail(this.templateError);
-    if (this.optionsError) return fail(this.optionsError);
-    let options: SmsOptions;
-    try {
-      options = messageOptions(
-        this.provider.optionSchema,
-        this.nodeOptions,
-        msg,
-        opts.clock.now(),
-        this.provider.name,
-      );
-      this.provider.checkOptions?.(options, recipients.valid.length + recipients.invalid.length);
-    } catch (err) {
-      return fail(err as SmsError);
-    }
 
-    let text: string;
+    let options: SmsOptions;
+    let fitted: ReturnType<typeof fitText>;
     try {
-      text = this.template!.render(msg);
+      options = this.sendOptions.forMessage(msg, opts.clock.now(), total);
+      fitted = fitText(this.template!.render(msg), opts.maxParts, opts.tooLong);
     } catch (err) {
       return fail(err as SmsError);
     }
-    if (text.trim() === '') return fail(new SmsError('SMS_EMPTY', 'the SMS text is empty'));
-    let seg = countSegments(text);
-    let truncated = false;
-    if (seg.parts > opts.maxParts) {
-      if (opts.tooLong === 'refuse')
-        return fail(
-          new SmsError(
-            'SMS_TOO_LONG',
-            `the text needs ${seg.parts} SMS parts (${seg.units} ${seg.encoding === 'GSM-7' ? 'GSM-7 characters' : 'UCS-2 characters'}); the limit is ${opts.maxParts}`,
-          ),
-        );
-      text = truncateToParts(text, opts.maxParts).text;
-      truncated = true;
-      seg = countSegments(text);
-    }
+    const { text, segments: seg, truncated } = fitted;
 
     const outcomes: Outcome[] = [];
     const waits: Promise<void>[] = [];
@@ -325,25 +158,8 @@ export class SmsPipeline {
         this.onChange();
       }
     };
-    const info = (to: string, status: string, extra: Partial<SmsInfo> = {}): SmsInfo => ({
-      provider: this.provider.name,
-      to,
-      ...(opts.from ? { from: opts.from } : {}),
-      ids: [],
-      parts: seg.parts,
-      encoding: seg.encoding,
-      status,
-      test: !!this.provider.testMode,
-      attempts: 0,
-      ...(truncated ? { truncated: true } : {}),
-      ...extra,
-    });
-    const failed = (to: string, error: SmsError, attempts = 0): Outcome => ({
-      kind: 'failed',
-      to,
-      error,
-      sms: info(to, 'failed', { attempts, code: error.code }),
-    });
+    const facts = (to: string) => this.facts(to, seg.parts, seg.encoding, truncated);
+    const failed = (to: string, error: SmsError): Outcome => failedOutcome(facts(to), error);
 
     for (const bad of recipients.invalid) {
       this.stats.failed++;
@@ -354,7 +170,7 @@ export class SmsPipeline {
     const admitted = (to: string, key: string, admission: Admission): Promise<void> | undefined => {
       if (admission === 'duplicate') {
         this.stats.duplicate++;
-        deliver({ kind: 'duplicate', to, sms: info(to, 'duplicate') });
+        deliver({ kind: 'duplicate', to, sms: smsInfo(facts(to), 'duplicate') });
         return undefined;
       }
       if (admission === 'limited') {
@@ -527,19 +343,7 @@ export class SmsPipeline {
     this.guards.forget(job.key);
     this.stats.failed++;
     this.stats.lastError = result.error.code;
-    job.finish({
-      kind: 'failed',
-      to: job.to,
-      error: result.error,
-      sms: {
-        ...base,
-        ids: [],
-        parts: job.parts,
-        status: 'failed',
-        test: !!this.provider.testMode,
-        code: result.error.code,
-      },
-    });
+    job.finish(failedOutcome(this.jobFacts(job), result.error, result.attempts));
   }
 
   /**
@@ -571,25 +375,16 @@ export class SmsPipeline {
   }
 
   private cancelled(job: Job): Outcome {
-    const error = cancelledError(this.provider.name);
-    return {
-      kind: 'failed',
-      to: job.to,
-      error,
-      sms: {
-        provider: this.provider.name,
-        to: job.to,
-        ...(this.opts.from ? { from: this.opts.from } : {}),
-        ids: [],
-        parts: job.parts,
-        encoding: job.encoding,
-        status: 'failed',
-        test: !!this.provider.testMode,
-        attempts: 0,
-        ...(job.truncated ? { truncated: true } : {}),
-        code: error.code,
-      },
-    };
+    return failedOutcome(this.jobFacts(job), cancelledError(this.provider.name));
+  }
+
+  private jobFacts(job: Job): SmsFacts {
+    return this.facts(job.to, job.parts, job.encoding, job.truncated);
+  }
+
+  private facts(to: string, parts: number, encoding: Encoding, truncated: boolean): SmsFacts {
+    const { name: provider, testMode } = this.provider;
+    return { provider, to, from: this.opts.from, parts, encoding, test: !!testMode, truncated };
   }
 }
 

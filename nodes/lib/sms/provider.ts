@@ -1,4 +1,4 @@
-import type { OptionSchema, SmsOptions } from './options';
+import type { OptionSchema, SmsOptions } from './send-options';
 
 /**
  * The contract between the shared SMS pipeline and a provider adapter. An adapter only knows how to
@@ -52,6 +52,17 @@ export interface SmsProvider {
   readonly optionSchema?: OptionSchema;
   /** a check across options and the message (e.g. one recipient only); throw SMS_BAD_OPTION */
   checkOptions?(options: SmsOptions, recipients: number): void;
+  /**
+   * The pipeline's first step, before the recipients are read: adjust the input message for this
+   * provider (PBXware's voicemail mode takes msg.extension as msg.to). Unset: the message as it is.
+   */
+  prepare?(msg: Record<string, unknown>): void;
   /** Send one SMS. Throw SmsError (transient or not); honour the signal (timeout/close). */
   send(request: SmsSendRequest, signal: AbortSignal): Promise<SmsSendResult>;
 }
+
+/**
+ * Builds a sink's provider; a config node hands one to each of its sinks. It may throw SmsError
+ * (settings no request could succeed with): the sink then reports it at deploy and fails every input.
+ */
+export type ProviderFactory = () => SmsProvider;

@@ -1,13 +1,14 @@
 /**
  * The glue every sink node file calls:
  *
- *   attachSink(node, config, provider, RED._, sinkOptions(RED), clusterSink(node, store, RED._))
+ *   attachSink(node, config, factory, t, sinkOptions(RED), () => clusterSink(node, store, t))
  *
  * (the last argument only with an `sms-cluster`: dedupe and rate limit shared through Redis)
- * registers the node's 'input' and 'close' handlers and runs each input message through the shared
- * pipeline (recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded
- * queue, retries) using `provider` to submit each SMS. A node file stays thin: it resolves its config
- * node, builds the provider, and calls this.
+ * builds the provider with the config node's `factory`, registers the node's 'input' and 'close'
+ * handlers and runs each input message through the shared pipeline (the provider's prepare step,
+ * recipients → E.164, template → text, segments/max parts, dedupe, rate limit, bounded queue,
+ * retries) using the provider to submit each SMS. A node file stays thin: it resolves its config
+ * node and calls this with the factory that config node offers.
  *
  * Outcomes (one per recipient per input message):
  * - sent: a shallow copy of msg with `msg.sms = {provider, to, ids, parts, encoding, status, test,
@@ -31,10 +32,12 @@
 import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
-import { type Outcome, pipelineOptions, type PipelineStats, SmsPipeline } from './pipeline';
-import type { SmsProvider } from './provider';
+import { pipelineOptions } from './options';
+import type { Outcome, PipelineStats } from './outcome';
+import { SmsPipeline } from './pipeline';
+import type { ProviderFactory, SmsProvider } from './provider';
 
-/** The sink node properties shared by every sink (DESIGN.md property table). Strings as the editor saves them. */
+/** The sink node properties shared by every sink (the README's sink table). Strings as the editor saves them. */
 export interface SinkConfig {
   /** comma list of recipients; empty = msg.to */
   to?: string;
@@ -195,15 +198,34 @@ export function duplicateWarnings(
   };
 }
 
+/** The provider the factory builds, or the SmsError it throws (reported once, at deploy). */
+function build(factory: ProviderFactory): SmsProvider | SmsError {
+  try {
+    return factory();
+  } catch (err) {
+    return err instanceof SmsError ? err : new SmsError('SMS_CONFIG', String((err as Error)?.message ?? err));
+  }
+}
+
 export function attachSink(
   host: SinkHost,
   config: SinkConfig,
-  provider: SmsProvider | undefined,
+  /** the config node's provider factory; undefined = no config node chosen (or not deployed) */
+  factory: ProviderFactory | undefined,
   t: Translate,
   options: SinkOptions = {},
   /** a cluster's shared guards and status (clusterSink); absent = this instance alone */
-  shared?: SinkShared,
+  cluster?: () => SinkShared | undefined,
 ): SinkHandle {
+  const provider = factory ? build(factory) : undefined;
+  if (provider instanceof SmsError) {
+    // settings no SMS could be sent with: said once at deploy, and every input fails with it
+    host.error(provider.message);
+    host.status({ fill: 'red', shape: 'ring', text: provider.code });
+    host.on('input', (_msg, _send, done) => done(provider));
+    return {};
+  }
+  const shared = cluster?.();
   if (!provider) {
     host.status({ fill: 'red', shape: 'ring', text: t(COMMON + 'status.noConfig') });
     host.on('input', (_msg, _send, done) => {
@@ -221,11 +243,11 @@ export function attachSink(
   const p: SmsPipeline = new SmsPipeline(opts, provider, () => {
     if (!p.isClosed) show(sinkStatus(p.stats, testMode, statusT));
   });
-  const deployError = p.templateError ?? p.configuredError ?? p.optionsError;
+  const deployError = p.templateError ?? p.configuredError ?? p.sendOptions.error;
   if (deployError) {
     host.error(deployError);
     host.status({ fill: 'red', shape: 'ring', text: deployError.code });
-  } else if (p.invalidConfigured.length > 0) {
+  } else if (p.invalidConfiguredReasons.length > 0) {
     const numbers = p.invalidConfiguredReasons.join('; ');
     host.error(new SmsError('SMS_INVALID_NUMBER', t(SINK + 'invalidTo', { numbers })));
     host.status({ fill: 'red', shape: 'ring', text: 'SMS_INVALID_NUMBER' });

@@ -1,3 +1,5 @@
+import { SmsError } from './errors';
+
 /**
  * SMS text facts: GSM-7 (3GPP 23.038 default alphabet + extension table) or UCS-2, and how many
  * segments a text takes: 160/153 septets, or 70/67 UTF-16 units. Concatenated parts never split an
@@ -91,4 +93,25 @@ export function truncateToParts(text: string, maxParts: number): { text: string;
     else hi = mid - 1;
   }
   return { text: candidate(lo).replace(/\s+(\.\.\.|…)$/, '$1'), truncated: true };
+}
+
+/**
+ * The rendered text as it will be sent: SMS_EMPTY when blank; beyond `maxParts`, SMS_TOO_LONG
+ * ('refuse') or cut to fit ('truncate').
+ */
+export function fitText(
+  rendered: string,
+  maxParts: number,
+  tooLong: 'refuse' | 'truncate',
+): { text: string; segments: SegmentInfo; truncated: boolean } {
+  if (rendered.trim() === '') throw new SmsError('SMS_EMPTY', 'the SMS text is empty');
+  const segments = countSegments(rendered);
+  if (segments.parts <= maxParts) return { text: rendered, segments, truncated: false };
+  if (tooLong === 'refuse')
+    throw new SmsError(
+      'SMS_TOO_LONG',
+      `the text needs ${segments.parts} SMS parts (${segments.units} ${segments.encoding === 'GSM-7' ? 'GSM-7 characters' : 'UCS-2 characters'}); the limit is ${maxParts}`,
+    );
+  const text = truncateToParts(rendered, maxParts).text;
+  return { text, segments: countSegments(text), truncated: true };
 }

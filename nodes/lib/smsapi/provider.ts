@@ -3,7 +3,7 @@ import type { SMSAPI, SmsDetails } from 'smsapi';
 import { isProxyAuthError, type Network } from '../proxy';
 import { redactUrl } from '../safe-url';
 import { fromFetchFailure, SmsError } from '../sms/errors';
-import type { OptionSchema, SmsOptions } from '../sms/options';
+import type { OptionSchema, SmsOptions } from '../sms/send-options';
 import type { SmsProvider, SmsSendRequest, SmsSendResult } from '../sms/provider';
 import { smsapiClient } from './client';
 

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { SmsError } from '../nodes/lib/sms/errors';
-import type { SmsSendRequest } from '../nodes/lib/sms/provider';
-import { mapSmsapiError, serviceUrl, SmsapiProvider, testSmsapiAccount } from '../nodes/lib/smsapi/provider';
-import { FakeSmsapi } from './fakes/smsapi';
+import { SmsError } from '../../nodes/lib/sms/errors';
+import type { SmsSendRequest } from '../../nodes/lib/sms/provider';
+import {
+  mapSmsapiError,
+  serviceUrl,
+  SmsapiProvider,
+  testSmsapiAccount,
+} from '../../nodes/lib/smsapi/provider';
+import { FakeSmsapi } from '../fakes/smsapi';
 
 const request = (over: Partial<SmsSendRequest> = {}): SmsSendRequest => ({
   to: '+48500000000',
