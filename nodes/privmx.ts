@@ -6,12 +6,11 @@ import { clusterSource } from './lib/cluster/nodes';
 import { DESTINATIONS } from './lib/destinations';
 import type { EventMessage } from './lib/envelope';
 import { OnceLogger } from './lib/log-once';
-import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
+import { PrivmxConnection, privmxTiming } from './lib/privmx/connection';
 import { parseSelection, PrivmxSubscriber } from './lib/privmx/subscriber';
 import { testPrivmxBridge } from './lib/privmx/test-connection';
 import { attachSource, showState } from './lib/source-node';
 import type { Translate } from './lib/status';
-import { tuned } from './lib/tuning';
 import { Network, proxyChoice } from './lib/proxy';
 
 interface BridgeCredentials {
@@ -72,7 +71,7 @@ export = function (RED: NodeAPI) {
         info: (message) => this.log(message),
         error: (message) => this.warn(message),
       },
-      tuned('privmx', privmxDefaults),
+      privmxTiming(),
     );
     this.on('close', (_removed: boolean, done: () => void) => {
       this.connection.close().then(done, done);
