@@ -62,7 +62,13 @@ export function faultTimings(
       closeTimeoutMs: 2_000,
       minRefreshDelayMs: 50,
     },
-    'sms-gateway': { ...common, authTimeoutMs: 1_000, requestTimeoutMs: 1_000, closeWaitMs: 200 },
+    'sms-gateway': {
+      ...common,
+      authTimeoutMs: 1_000,
+      requestTimeoutMs: 1_000,
+      handshakeTimeoutMs: 1_000,
+      closeTimeoutMs: 200,
+    },
     esms: { ...common, pingIntervalMs: 200, connectTimeoutMs: 1_000 },
     cpaas: {
       ...common,

@@ -19,6 +19,8 @@ export interface SocketSpec {
   failed(err: Error): ConnectionError;
   /** the server closed the link (not during our own close) */
   closed(code: number, reason: string): ConnectionError;
+  /** the socket is open (before any frame is read) */
+  onOpen?(): void;
   /** every parsed JSON object from the server, in order */
   onFrame(frame: Frame): void;
 }
@@ -83,6 +85,7 @@ export class SourceSocket {
     });
     this.ws.on('open', () => {
       ctx.alive();
+      spec.onOpen?.();
       this.open();
     });
     this.ws.on('message', this.handleMessage);
