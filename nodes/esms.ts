@@ -9,6 +9,7 @@ import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/conn
 import { normaliseEvents } from './lib/esms/envelope';
 import { testEsmsConnection } from './lib/esms/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
+import { typeFilter } from './lib/session/fanout';
 import { attachSource, showState } from './lib/source-node';
 import type { Translate } from './lib/status';
 
@@ -79,9 +80,9 @@ export = function (RED: NodeAPI) {
       t,
     );
     const user: EsmsUser = {
-      events: normaliseEvents(config.events),
+      wants: typeFilter(normaliseEvents(config.events)),
+      deliver: (msg) => out.emit(msg),
       onConnectionState: (state: ConnectionState) => showState(out, state, t),
-      onEvent: (msg) => out.emit(msg),
     };
     attachSource(this, account?.connection, user, t);
   }

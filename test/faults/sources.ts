@@ -69,7 +69,7 @@ export function faultTimings(
       handshakeTimeoutMs: 1_000,
       closeTimeoutMs: 200,
     },
-    esms: { ...common, pingIntervalMs: 200, connectTimeoutMs: 1_000 },
+    esms: { ...common, pingIntervalMs: 200, handshakeTimeoutMs: 1_000 },
     cpaas: {
       ...common,
       connCheckIntervalMs: 300,
@@ -461,7 +461,7 @@ export class EsmsHarness extends SourceHarness {
     return this.fake.upgrades.length + this.fake.dropped.upgrade + this.fake.ignoredUpgrades;
   }
   /** the cookie is the authentication: checked on the upgrade */
-  readonly authTimeoutKey = 'connectTimeoutMs';
+  readonly authTimeoutKey = 'handshakeTimeoutMs';
   authAttempts(): number {
     return this.connects();
   }

@@ -44,3 +44,9 @@ function deliver<E>(user: SourceUser<E>, msg: EventMessage, onError?: (err: unkn
     onError?.(err);
   }
 }
+
+/** A user's event-type choice as a predicate: an empty list wants every type. */
+export function typeFilter<T>(types: readonly T[] | ReadonlySet<T>): (type: T) => boolean {
+  const chosen = new Set(types);
+  return chosen.size === 0 ? () => true : (type) => chosen.has(type);
+}
