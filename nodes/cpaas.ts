@@ -101,7 +101,7 @@ export = function (RED: NodeAPI) {
       t,
     );
     const source = new CpaasSource(
-      { status: (s) => out.status(s), send: (msg) => out.emit(msg as { payload?: unknown }) },
+      { status: (s) => out.status(s), send: (msg) => out.emit(msg) },
       destination,
       parseEvents(config.events),
       t,

@@ -79,6 +79,7 @@ export function faultTimings(
       closeTimeoutMs: 2_000,
       resubscribeMinIntervalMs: 20,
       requestTimeoutMs: 1_000,
+      handshakeTimeoutMs: 1_000,
       authFailureCooldownMs: 2_000,
     },
   };
