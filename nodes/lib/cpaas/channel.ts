@@ -306,7 +306,7 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
   private onFrame(s: Session, frame: Frame): void {
     const type = Object.keys(frame)[0];
     if (type === undefined) {
-      this.parser.skipped('empty-frame', 'skipped an empty notification frame');
+      this.parser.skipped('not-an-object', 'skipped a JSON frame that is not an object'); // nothing in it
       return;
     }
     const body = frame[type];
