@@ -106,7 +106,7 @@ export = function (RED: NodeAPI) {
       parseEvents(config.events),
       t,
     );
-    attachSource(this, account?.connection, source, t);
+    attachSource(this, account?.connection, source, t, RED.hooks);
   }
   RED.nodes.registerType('cpaas in', CpaasIn);
 

@@ -84,7 +84,7 @@ export = function (RED: NodeAPI) {
       deliver: (msg) => out.emit(msg),
       onConnectionState: (state: ConnectionState) => showState(out, state, t),
     };
-    attachSource(this, account?.connection, user, t);
+    attachSource(this, account?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('esms in', EsmsIn);
 };

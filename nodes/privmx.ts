@@ -108,7 +108,7 @@ export = function (RED: NodeAPI) {
       (msg: EventMessage) => out.emit(msg),
       (state) => showState(out, state, t),
     );
-    attachSource(this, bridge?.connection, user, t);
+    attachSource(this, bridge?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('privmx in', PrivmxInNode);
 };

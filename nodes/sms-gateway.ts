@@ -113,7 +113,7 @@ export = function (RED: NodeAPI) {
       deliver: (msg) => out.emit(msg),
       onConnectionState: (state: ConnectionState) => out.status(gatewayStatus(state, t)),
     };
-    attachSource(this, gateway?.connection, user, t);
+    attachSource(this, gateway?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('sms-gateway in', SmsGatewayIn);
 

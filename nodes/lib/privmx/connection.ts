@@ -132,8 +132,9 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> {
   }
 
   protected override setState(state: ConnectionState): void {
+    const was = this.state.phase;
     super.setState(state);
-    if (state.phase === 'subscribed') {
+    if (state.phase === 'subscribed' && was !== 'subscribed') {
       this.log.info?.(
         `connected to ${this.safeDisplay()}, subscribed to ${this.desiredChannels().join(', ') || 'nothing'}`,
       );

@@ -2,13 +2,17 @@ import WebSocket from 'ws';
 import { ConnectionError, SessionContext } from '../connection';
 import type { Network } from '../proxy';
 import { Frame, FrameParser } from './frame-parser';
+import { FlowPressure, flowPressure } from './pressure';
 import type { SourceTiming } from './timing';
 
 /** What a protocol tells the shared socket: where, how, and its words for the ways a link ends. */
 export interface SocketSpec {
   url: string;
   network: Network;
-  timing: Pick<SourceTiming, 'handshakeTimeoutMs' | 'closeTimeoutMs' | 'maxFrameBytes' | 'burstFrames'>;
+  timing: Pick<
+    SourceTiming,
+    'handshakeTimeoutMs' | 'closeTimeoutMs' | 'maxFrameBytes' | 'burstFrames' | 'flowStallMs'
+  >;
   parser: FrameParser;
   headers?: Record<string, string>;
   rejectUnauthorized?: boolean;
@@ -23,6 +27,8 @@ export interface SocketSpec {
   onOpen?(): void;
   /** every parsed JSON object from the server, in order */
   onFrame(frame: Frame): void;
+  /** the flow's backlog gauge; default: the process's (fed by the runtime's message hooks) */
+  pressure?: FlowPressure;
 }
 
 /**
@@ -47,6 +53,11 @@ export class SourceSocket {
   private burst = 0;
   private burstPaused = false;
   private releaseHandle: NodeJS.Immediate | undefined;
+  /** not reading because the flow downstream is behind */
+  private flowPaused = false;
+  private readonly unwatch: () => void;
+  private readonly pressure: FlowPressure;
+  private stallTimer: unknown;
 
   constructor(
     private readonly spec: SocketSpec,
@@ -88,6 +99,9 @@ export class SourceSocket {
       spec.onOpen?.();
       this.open();
     });
+    const pressure = spec.pressure ?? flowPressure;
+    this.pressure = pressure;
+    this.unwatch = pressure.watch(this.followFlow);
     this.ws.on('message', this.handleMessage);
     this.ws.on('ping', this.handleAlive);
     this.ws.on('pong', this.handleAlive);
@@ -145,6 +159,8 @@ export class SourceSocket {
 
   /** Release the socket: no listener left, no late error becomes an uncaught exception. */
   dispose(): void {
+    this.unwatch();
+    this.ctx.clock.clearTimeout(this.stallTimer);
     if (this.releaseHandle !== undefined) clearImmediate(this.releaseHandle);
     this.releaseHandle = undefined;
     this.ws.removeAllListeners();
@@ -165,6 +181,8 @@ export class SourceSocket {
       this.burstPaused = true;
       this.ws.pause();
     }
+    // the flow fell behind before we were subscribed: pause now
+    if (this.pressure.behind && !this.flowPaused) this.followFlow(true);
     const frame = this.spec.parser.parse(data, isBinary);
     if (frame !== undefined) this.spec.onFrame(frame);
   };
@@ -174,9 +192,35 @@ export class SourceSocket {
     this.burst = 0;
     if (this.burstPaused) {
       this.burstPaused = false;
-      this.ws.resume();
+      if (!this.flowPaused) this.ws.resume();
     }
   };
+
+  /**
+   * Stop reading while the flow is behind, read again when it caught up. Nothing is lost or
+   * reordered: unread frames wait in the socket (and TCP); a server that gives up on a slow reader
+   * closes the link, which is an ordinary drop and reconnect.
+   */
+  private readonly followFlow = (behind: boolean): void => {
+    if (behind === this.flowPaused || this.finished) return;
+    if (behind && !(this.isOpen && this.ctx.subscribed)) return;
+    this.flowPaused = behind;
+    this.ctx.clock.clearTimeout(this.stallTimer);
+    if (behind) {
+      this.ws.pause();
+      this.watchStall(this.pressure.completed);
+    } else if (!this.burstPaused) this.ws.resume();
+    this.ctx.flowPaused(behind);
+  };
+
+  private watchStall(completedBefore: number): void {
+    this.stallTimer = this.ctx.clock.setTimeout(() => {
+      if (!this.flowPaused) return;
+      const completed = this.pressure.completed;
+      if (completed === completedBefore) this.pressure.reset();
+      else this.watchStall(completed);
+    }, this.spec.timing.flowStallMs);
+  }
 }
 
 /** Retry-After in seconds (the only form servers here send) → ms; absent or odd = undefined. */

@@ -14,6 +14,8 @@ export interface SourceTiming extends ReconnectOptions {
   maxFrameBytes: number;
   /** frames read in one tick before the socket pauses until the flow had its turn (setImmediate) */
   burstFrames: number;
+  /** paused for the flow and nothing completed for this long: the count is stale, read again */
+  flowStallMs: number;
 }
 
 export const sourceDefaults: SourceTiming = {
@@ -22,6 +24,7 @@ export const sourceDefaults: SourceTiming = {
   closeTimeoutMs: 2_000,
   maxFrameBytes: 1 << 20,
   burstFrames: 64,
+  flowStallMs: 10_000,
 };
 
 /** A protocol's timing: the shared defaults, the protocol's own, then any test overrides. */
