@@ -9,6 +9,8 @@ export type FlowName =
   | 'core'
   | 'privmx'
   | 'privmx-prefilter'
+  | 'core-functions'
+  | 'privmx-functions'
   | 'latency-core'
   | 'latency-privmx'
   | 'latency-privmx-http'
@@ -183,11 +185,56 @@ export function placed(nodes: N[]): N[] {
   );
 }
 
+/**
+ * What a user hangs after the routing: a `function` node on each output (`return msg;` plus a little
+ * work). The matches go on to the counting sink; the rest end in their function node.
+ */
+const USER_WORK = `msg.seen = (msg.event && msg.event.id) || (msg.payload && msg.payload.data && msg.payload.data.id);
+msg.at = Date.now();
+return msg;`;
+const userFunctions = (): N[] => [fn('fn-match', USER_WORK, ['sink']), fn('fn-other', USER_WORK)];
+
+/** flow P: privmx in → event filter (2 outputs) → a function node on each output */
+function privmxFunctions(port: number): FlowSpec {
+  const s = privmxIngest(port, 'fn-match', false);
+  const flows = s.flows.map((n) =>
+    n.id === 'filter'
+      ? {
+          ...n,
+          rules: [{ property: 'event.containerId', op: 'eq', value: WATCHED_THREAD }],
+          outputs: 2,
+          wires: [['fn-match'], ['fn-other']],
+        }
+      : n,
+  );
+  return { flows: [...flows, ...userFunctions(), countingSink()], credentials: s.credentials };
+}
+
+/** flow B: websocket in → json → switch (watched thread / otherwise) → the same function nodes */
+function coreFunctions(port: number): FlowSpec {
+  const flows = coreIngest(port, 'fn-match').map((n) =>
+    n.id === 'switch'
+      ? {
+          ...n,
+          rules: [{ t: 'eq', v: WATCHED_THREAD, vt: 'str' }, { t: 'else' }],
+          checkall: 'false',
+          outputs: 2,
+          wires: [['fn-match'], ['fn-other']],
+        }
+      : n,
+  );
+  return { flows: [...flows, ...userFunctions(), countingSink()], credentials: {} };
+}
+
 export function buildFlow(name: FlowName, p: FlowParams): FlowSpec {
   const spec = ((): FlowSpec => {
     switch (name) {
       case 'core':
         return { flows: [...coreIngest(p.port, 'sink'), countingSink()], credentials: {} };
+      case 'core-functions':
+        return coreFunctions(p.port);
+      case 'privmx-functions':
+        return privmxFunctions(p.port);
       case 'privmx':
       case 'privmx-prefilter': {
         const s = privmxIngest(p.port, 'sink', name === 'privmx-prefilter');

@@ -86,7 +86,7 @@ export function plan(quick: boolean): Plan {
       };
 }
 
-type Section = 'ingest' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
+type Section = 'ingest' | 'functions' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
@@ -244,6 +244,33 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         report.bursts.push(r);
         log(
           `burst   ${run.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, heap +${fmt(r.heapGrowthMB, 1)} MB` +
+            (r.error ? `  ERROR ${r.error}` : ''),
+        );
+      }
+    }
+
+    if (wanted('functions')) {
+      // the realistic burst: function nodes downstream, so the backlog is not only the first hop's
+      const runs: IngestRun[] = [
+        {
+          label: `(B) core: websocket in → json → switch → function ×2, burst of ${p.burstEvents}`,
+          mode: 'nodered',
+          flow: 'core-functions',
+          events: p.burstEvents,
+        },
+        {
+          label: `(P) privmx in → event filter → function ×2, burst of ${p.burstEvents}`,
+          mode: 'nodered',
+          flow: 'privmx-functions',
+          events: p.burstEvents,
+        },
+      ];
+      report.functionBursts = [];
+      for (const run of runs) {
+        const r = await runIngest(pool, run);
+        report.functionBursts.push(r);
+        log(
+          `burst   ${run.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, heap +${fmt(r.heapGrowthMB, 1)} MB, ${r.matched} matched` +
             (r.error ? `  ERROR ${r.error}` : ''),
         );
       }
