@@ -4,12 +4,16 @@
  * holds stays bounded; nothing is lost or reordered; our own pause never looks like a dead server.
  */
 import assert from 'assert';
+import gatewayNodes from '../nodes/sms-gateway';
 import privmxNodes from '../nodes/privmx';
+import type { GatewayConnection } from '../nodes/lib/sms-gateway/connection';
+import { resetAuthGuards } from '../nodes/lib/sms-gateway/auth-guard';
 import type { PrivmxConnection } from '../nodes/lib/privmx/connection';
 import { flowPressure, RuntimeHooks, watchRuntime } from '../nodes/lib/session/pressure';
 import { connectionStatus } from '../nodes/lib/status';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from './fakes/privmx-bridge';
+import { FakeSmsGateway } from './fakes/sms-gateway';
 import { helper, waitFor } from './helpers';
 
 /* eslint-disable @typescript-eslint/no-require-imports */
@@ -125,5 +129,67 @@ setTimeout(() => { node.send(msg); node.done(); }, late); return null;`,
       shape: 'dot',
       text: 'common.status.paused',
     });
+  });
+});
+
+describe('backpressure: the same pause on the SMS gateway source (the shared session layer)', function () {
+  this.timeout(60_000);
+  const KEY = 'sgw_5ecre75ecre75ecre75ecre75ecre7aa';
+  let fake: FakeSmsGateway;
+  const saved = flowPressure.options;
+
+  beforeEach(async () => {
+    watchRuntime(runtimeHooks);
+    flowPressure.options = { highWater: HIGH, lowWater: LOW };
+    flowPressure.maxQueued = 0;
+    fake = await new FakeSmsGateway().start();
+    fake.addKey(KEY);
+  });
+
+  afterEach(async () => {
+    await helper.unload();
+    await fake.close();
+    resetTuning();
+    resetAuthGuards();
+    flowPressure.options = saved;
+    flowPressure.reset();
+  });
+
+  it('a burst of 4,000 sms_inbound with a node completing late: bounded, in order, one socket', async () => {
+    await helper.load(
+      [gatewayNodes, functionNode],
+      [
+        { id: 'gw', type: 'sms-gateway', url: fake.url, from: '+15559876543', wsAuth: 'token' },
+        { id: 'in', type: 'sms-gateway in', gateway: 'gw', events: [], wires: [['slow', 'h0']] },
+        {
+          id: 'slow',
+          type: 'function',
+          func: 'setTimeout(() => { node.send(msg); node.done(); }, 5); return null;',
+          outputs: 1,
+          wires: [['h']],
+        },
+        { id: 'h', type: 'helper' },
+        { id: 'h0', type: 'helper' },
+      ],
+      { gw: { apiKey: KEY } },
+    );
+    const connection = (helper.getNode('gw') as unknown as { connection: GatewayConnection }).connection;
+    const got: Msg[] = [];
+    const emitted: Msg[] = [];
+    helper.getNode('h').on('input', (msg: Msg) => got.push(msg));
+    helper.getNode('h0').on('input', (msg: Msg) => emitted.push(msg));
+    await waitFor(() => connection.state.phase === 'subscribed', 5_000, 'subscribed');
+    const N = 4000;
+    for (let i = 0; i < N; i++) fake.pushInbound({ messageId: `e${i}` });
+    await waitFor(() => got.length === N, 50_000, 'every event');
+    const ids = Array.from({ length: N }, (_, i) => `e${i}`);
+    assert.deepStrictEqual(
+      emitted.map((m) => m.event.id),
+      ids,
+      'in order, none lost',
+    );
+    assert.ok(connection.flowPauses.count > 0, 'the source paused');
+    assert.ok(flowPressure.maxQueued < N / 4, `in flight at most ${flowPressure.maxQueued}`);
+    assert.strictEqual(fake.upgrades, 1, 'no reconnect');
   });
 });
