@@ -11,6 +11,9 @@ export type FlowName =
   | 'privmx-prefilter'
   | 'core-functions'
   | 'privmx-functions'
+  | 'burst-sms-gateway'
+  | 'burst-esms'
+  | 'burst-cpaas'
   | 'latency-core'
   | 'latency-privmx'
   | 'latency-privmx-http'
@@ -25,6 +28,12 @@ export interface FlowParams {
   smsapiToken?: string;
   gatewayUrl?: string;
   gatewayKey?: string;
+  esmsUrl?: string;
+  esmsToken?: string;
+  cpaasUrl?: string;
+  cpaasClientId?: string;
+  cpaasSecret?: string;
+  cpaasFrom?: string;
   /** SMS recipient */
   to?: string;
   /** pipeline concurrency for the sinks (the node property, where the node has it) */
@@ -226,11 +235,56 @@ function coreFunctions(port: number): FlowSpec {
   return { flows: [...flows, ...userFunctions(), countingSink()], credentials: {} };
 }
 
+/** `<source> in` → the counting sink, for the per-source bursts (bench/source-bursts.ts) */
+function sourceBurst(name: FlowName, p: FlowParams): FlowSpec {
+  const source = (type: string, extra: N): N => ({ id: 'src', type, z: TAB.id, wires: [['sink']], ...extra });
+  switch (name) {
+    case 'burst-sms-gateway':
+      return {
+        flows: [
+          { id: 'gw', type: 'sms-gateway', url: p.gatewayUrl, from: RECIPIENT, wsAuth: 'token' },
+          source('sms-gateway in', { gateway: 'gw', events: [] }),
+          countingSink(),
+        ],
+        credentials: { gw: { apiKey: p.gatewayKey ?? '' } },
+      };
+    case 'burst-esms':
+      return {
+        flows: [
+          { id: 'es', type: 'esms-africa', url: p.esmsUrl },
+          source('esms in', { esms: 'es', events: [] }),
+          countingSink(),
+        ],
+        credentials: { es: { accessToken: p.esmsToken ?? '' } },
+      };
+    default:
+      return {
+        flows: [
+          {
+            id: 'cp',
+            type: 'kandy-cpaas',
+            url: p.cpaasUrl,
+            clientId: p.cpaasClientId,
+            auth: 'project',
+            from: p.cpaasFrom,
+          },
+          source('cpaas in', { cpaas: 'cp', destination: '', events: [] }),
+          countingSink(),
+        ],
+        credentials: { cp: { clientSecret: p.cpaasSecret ?? '' } },
+      };
+  }
+}
+
 export function buildFlow(name: FlowName, p: FlowParams): FlowSpec {
   const spec = ((): FlowSpec => {
     switch (name) {
       case 'core':
         return { flows: [...coreIngest(p.port, 'sink'), countingSink()], credentials: {} };
+      case 'burst-sms-gateway':
+      case 'burst-esms':
+      case 'burst-cpaas':
+        return sourceBurst(name, p);
       case 'core-functions':
         return coreFunctions(p.port);
       case 'privmx-functions':

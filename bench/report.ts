@@ -1,4 +1,5 @@
 /** The benchmark report: a console table and BENCHMARKS.md. */
+import type { SourceBurstResult } from './source-bursts';
 import type { ClusterBenchResult } from './cluster';
 import type { IngestResult } from './ingest';
 import type { LatencyResult } from './latency';
@@ -34,6 +35,8 @@ export interface Report {
   bursts?: IngestResult[];
   /** flows P and B: a burst with function nodes downstream */
   functionBursts?: IngestResult[];
+  /** one burst per other source against its fake */
+  sourceBursts?: SourceBurstResult[];
   /** pooled flows carry the p99 of each round */
   latency: (LatencyResult & { roundsP99?: number[] })[];
   sinks: SinkResult[];
@@ -70,7 +73,7 @@ export function renderTable(r: Report): string {
       bare ? `${fmt((100 * x.perSecond) / bare)}% of (a)` : '',
       `RSS ${signed(x.rssGrowthMB)} MB`,
     ]);
-  for (const x of [...(r.bursts ?? []), ...(r.functionBursts ?? [])])
+  for (const x of [...(r.bursts ?? []), ...(r.functionBursts ?? []), ...(r.sourceBursts ?? [])])
     rows.push(['burst', x.label, `${int(x.perSecond)} ev/s`, '', `RSS ${signed(x.rssGrowthMB)} MB`]);
   for (const x of r.latency)
     rows.push([
@@ -251,6 +254,28 @@ export function renderMarkdown(r: Report): string {
           `**${signed(x.rssGrowthMB)}**`,
           signed(x.heapGrowthMB),
           x.error ? 'no' : int(x.matched),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  if (r.sourceBursts?.length) {
+    out.push('### Burst per source', '');
+    out.push(
+      `${int(p.burstEvents)} events pushed by each source's loopback fake as fast as it can send, into ` +
+        '`<source> in` → the counting sink. The pause works the same for every source (the shared socket).',
+      '',
+    );
+    out.push(
+      table(
+        ['source', 'events/s', 'RSS growth MB', 'heap growth MB', 'delivered'],
+        r.sourceBursts.map((x) => [
+          x.label + (x.error ? ` — ERROR ${x.error}` : ''),
+          int(x.perSecond),
+          `**${signed(x.rssGrowthMB)}**`,
+          signed(x.heapGrowthMB),
+          `${int(x.matched)} / ${int(x.events)}`,
         ]),
       ),
       '',

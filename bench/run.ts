@@ -6,7 +6,8 @@
  *   npm run bench                      full run (~4 minutes here), writes BENCHMARKS.md
  *   BENCH_QUICK=1 npm run bench        smoke test with small N (or: node bench/run.js --quick),
  *                                      writes the report to the temp directory unless BENCH_OUT is set
- *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, cluster, watch, soak)
+ *   BENCH_ONLY=ingest,latency          run some sections only (ingest, functions, sources, latency, sinks,
+ *                                      cluster, watch, soak)
  *   BENCH_OUT=<file>                   where to write the report
  *   BENCH_CPU_PROF=<dir>               V8 CPU profile of every measured process (bench/profile-summary.ts)
  */
@@ -21,6 +22,7 @@ import { ROOT } from './nodered';
 import { Report, renderMarkdown, renderTable, Target } from './report';
 import { runSink, SinkResult, SinkRun } from './sinks';
 import { runSoak, SoakResult } from './soak';
+import { runSourceBurst } from './source-bursts';
 import { runWatch, type WatchResult } from './watch';
 
 export interface Plan {
@@ -86,7 +88,7 @@ export function plan(quick: boolean): Plan {
       };
 }
 
-type Section = 'ingest' | 'functions' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
+type Section = 'ingest' | 'functions' | 'sources' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
@@ -271,6 +273,18 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         report.functionBursts.push(r);
         log(
           `burst   ${run.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, heap +${fmt(r.heapGrowthMB, 1)} MB, ${r.matched} matched` +
+            (r.error ? `  ERROR ${r.error}` : ''),
+        );
+      }
+    }
+
+    if (wanted('sources')) {
+      report.sourceBursts = [];
+      for (const source of ['sms-gateway', 'esms', 'cpaas'] as const) {
+        const r = await runSourceBurst(source, p.burstEvents);
+        report.sourceBursts.push(r);
+        log(
+          `burst   ${r.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, ${r.matched} delivered` +
             (r.error ? `  ERROR ${r.error}` : ''),
         );
       }
