@@ -460,6 +460,31 @@ export function evaluate(report: Report): Target[] {
       pass: !cc.error && !bb.error && ratio < 0.25,
     });
   }
+  const [fb, fp] = report.functionBursts ?? [];
+  if (fb && fp) {
+    const ok = !fb.error && !fp.error;
+    const rss = fp.rssGrowthMB / fb.rssGrowthMB;
+    targets.push({
+      name: `burst of ${report.plan.burstEvents}, function nodes downstream: RSS growth P ≤ ¼ of B, all delivered`,
+      measured: `+${fmt(fp.rssGrowthMB, 1)} MB vs +${fmt(fb.rssGrowthMB, 1)} MB`,
+      ratio: `${rss.toFixed(2)}`,
+      pass: ok && rss <= 0.25,
+    });
+    const blast = fp.perSecond / fb.perSecond;
+    targets.push({
+      name: 'burst with function nodes: P/B ≥ 3.0',
+      measured: `${fmt(fp.perSecond)} vs ${fmt(fb.perSecond)} events/s`,
+      ratio: `${blast.toFixed(2)}×`,
+      pass: ok && blast >= 3,
+    });
+  }
+  for (const x of report.sourceBursts ?? [])
+    targets.push({
+      name: `${x.label}: every event delivered`,
+      measured: `${fmt(x.matched)} / ${fmt(x.events)}, RSS +${fmt(x.rssGrowthMB, 1)} MB`,
+      ratio: '',
+      pass: !x.error && x.matched === x.events,
+    });
   const [lc, lp] = report.latency;
   if (lc && lp) {
     const ratio = lp.p99 / lc.p99;
