@@ -122,15 +122,18 @@ describe('lib/session flow pressure (backpressure gauge)', () => {
     assert.strictEqual(p.behind, false);
   });
 
-  it('feeds from the runtime hooks with one-parameter handlers (others would hold every message)', () => {
+  it('a burst arms the runtime hooks, with one-parameter handlers (others would hold every message); idle, they go', () => {
     const added = new Map<string, (event: unknown) => void>();
     const hooks = {
       add: (name: string, fn: (event: unknown) => void) => void added.set(name, fn),
+      remove: (name: string) => void added.delete(name),
       has: (name: string) => added.has(name),
     };
     const p = new FlowPressure({ highWater: 10, lowWater: 1 });
     watchRuntime(hooks, p);
-    watchRuntime(hooks, p);
+    assert.strictEqual(added.size, 0, 'nothing is counted before a burst');
+    p.arm();
+    p.arm();
     assert.deepStrictEqual([...added.keys()].map((k) => k.split('.')[0]).sort(), [
       'onComplete',
       'onReceive',
@@ -148,5 +151,10 @@ describe('lib/session flow pressure (backpressure gauge)', () => {
     assert.strictEqual(p.backlog, 1, 'a node without done never completes: not counted');
     added.get('onComplete.smsNotifyBackpressure')!({ node: { node: takesDone } });
     assert.strictEqual(p.backlog, 0);
+    assert.strictEqual(added.size, 3, 'a burst a moment ago: still counting');
+    p.arm(Date.now() - 2_000);
+    added.get('preDeliver.smsNotifyBackpressure')!({});
+    added.get('onReceive.smsNotifyBackpressure')!({ destination: { node: plain } });
+    assert.strictEqual(added.size, 0, 'no backlog and no burst for a second: the hooks are removed');
   });
 });

@@ -22,7 +22,44 @@ export class FlowPressure {
   /** the largest backlog seen (for tests and diagnostics) */
   maxQueued = 0;
 
+  /** the runtime hooks feeding this gauge, while armed (see arm()) */
+  private hooks: RuntimeHooks | undefined;
+  private armed = false;
+  private armedAt = 0;
+
   constructor(public options: PressureOptions = defaultPressure) {}
+
+  /** Where the gauge is fed from (Node-RED's hooks); nothing is counted until a burst arms it. */
+  feedFrom(hooks: RuntimeHooks | undefined): void {
+    if (hooks && hooks !== this.hooks) {
+      this.disarm();
+      this.hooks = hooks;
+    }
+  }
+
+  /**
+   * A source reads a burst: count the flow's messages from now on. Counting costs three hook calls
+   * per message and hop, so it runs only around bursts: a steady trickle never pays for it. The
+   * messages already under way when it starts are not counted (the count is low for a moment).
+   */
+  arm(now: number = Date.now()): void {
+    this.armedAt = now;
+    if (this.armed || !this.hooks) return;
+    this.armed = addHooks(this.hooks, this);
+  }
+
+  /** Stop counting: the backlog is gone and no burst came for a second. */
+  private maybeDisarm(): void {
+    if (!this.armed || this.behindNow || Date.now() - this.armedAt < 1_000) return;
+    this.disarm();
+  }
+
+  private disarm(): void {
+    if (!this.armed || !this.hooks) return;
+    for (const name of HOOK_NAMES) this.hooks.remove?.(name);
+    this.armed = false;
+    this.queued = 0;
+  }
 
   get behind(): boolean {
     return this.behindNow;
@@ -46,6 +83,7 @@ export class FlowPressure {
     this.completed++;
     if (this.queued > 0) this.queued--;
     if (this.behindNow && this.queued <= this.options.lowWater) this.set(false);
+    if (this.queued === 0) this.maybeDisarm();
   }
 
   /** Call `listener` on every change; returns the way to stop. */
@@ -82,12 +120,14 @@ export const flowPressure = new FlowPressure();
 /** The part of Node-RED's hooks API used here (structural: nodes/lib imports no Node-RED). */
 export interface RuntimeHooks {
   add(name: string, handler: (event: unknown) => void): void;
+  remove?(name: string): void;
   has?(name: string): boolean;
 }
 
 const QUEUED = 'preDeliver.smsNotifyBackpressure';
 const RECEIVED = 'onReceive.smsNotifyBackpressure';
 const COMPLETED = 'onComplete.smsNotifyBackpressure';
+const HOOK_NAMES = [QUEUED, RECEIVED, COMPLETED];
 
 /** Node-RED counts the input handlers that take `done`; only those nodes ever complete a message. */
 function takesDone(node: unknown): boolean {
@@ -103,11 +143,10 @@ interface CompleteEvent {
   node?: { node?: unknown };
 }
 
-/** Feed the gauge from the runtime's message hooks (once per process; again if they were cleared). */
-export function watchRuntime(hooks: RuntimeHooks | undefined, pressure: FlowPressure = flowPressure): void {
-  if (!hooks || hooks.has?.(QUEUED)) return;
+/** Add the three counting hooks; false when they could not be added. */
+function addHooks(hooks: RuntimeHooks, pressure: FlowPressure): boolean {
   try {
-    pressure.reset();
+    for (const name of HOOK_NAMES) if (hooks.has?.(name)) hooks.remove?.(name);
     // one parameter: Node-RED calls a hook of another arity with a callback it then waits for
     hooks.add(QUEUED, (_event: unknown) => pressure.queuedOne());
     hooks.add(RECEIVED, (event: unknown) => {
@@ -117,7 +156,13 @@ export function watchRuntime(hooks: RuntimeHooks | undefined, pressure: FlowPres
     hooks.add(COMPLETED, (event: unknown) => {
       if (takesDone((event as CompleteEvent)?.node?.node)) pressure.completedOne();
     });
+    return true;
   } catch {
-    // registered already (a runtime without has()): the gauge is fed
+    return false;
   }
+}
+
+/** Let the gauge count the runtime's messages (from the next burst on). */
+export function watchRuntime(hooks: RuntimeHooks | undefined, pressure: FlowPressure = flowPressure): void {
+  pressure.feedFrom(hooks);
 }

@@ -180,6 +180,8 @@ export class SourceSocket {
     else if (this.burst >= this.spec.timing.burstFrames && !this.burstPaused) {
       this.burstPaused = true;
       this.ws.pause();
+      // a burst: from now on the flow's backlog is counted (see pressure.ts)
+      this.pressure.arm();
     }
     // the flow fell behind before we were subscribed: pause now
     if (this.pressure.behind && !this.flowPaused) this.followFlow(true);
