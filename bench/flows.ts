@@ -9,6 +9,11 @@ export type FlowName =
   | 'core'
   | 'privmx'
   | 'privmx-prefilter'
+  | 'core-functions'
+  | 'privmx-functions'
+  | 'burst-sms-gateway'
+  | 'burst-esms'
+  | 'burst-cpaas'
   | 'latency-core'
   | 'latency-privmx'
   | 'latency-privmx-http'
@@ -23,6 +28,12 @@ export interface FlowParams {
   smsapiToken?: string;
   gatewayUrl?: string;
   gatewayKey?: string;
+  esmsUrl?: string;
+  esmsToken?: string;
+  cpaasUrl?: string;
+  cpaasClientId?: string;
+  cpaasSecret?: string;
+  cpaasFrom?: string;
   /** SMS recipient */
   to?: string;
   /** pipeline concurrency for the sinks (the node property, where the node has it) */
@@ -183,11 +194,101 @@ export function placed(nodes: N[]): N[] {
   );
 }
 
+/**
+ * What a user hangs after the routing: a `function` node on each output (`return msg;` plus a little
+ * work). The matches go on to the counting sink; the rest end in their function node.
+ */
+const USER_WORK = `msg.seen = (msg.event && msg.event.id) || (msg.payload && msg.payload.data && msg.payload.data.id);
+msg.at = Date.now();
+return msg;`;
+const userFunctions = (): N[] => [fn('fn-match', USER_WORK, ['sink']), fn('fn-other', USER_WORK)];
+
+/** flow P: privmx in → event filter (2 outputs) → a function node on each output */
+function privmxFunctions(port: number): FlowSpec {
+  const s = privmxIngest(port, 'fn-match', false);
+  const flows = s.flows.map((n) =>
+    n.id === 'filter'
+      ? {
+          ...n,
+          rules: [{ property: 'event.containerId', op: 'eq', value: WATCHED_THREAD }],
+          outputs: 2,
+          wires: [['fn-match'], ['fn-other']],
+        }
+      : n,
+  );
+  return { flows: [...flows, ...userFunctions(), countingSink()], credentials: s.credentials };
+}
+
+/** flow B: websocket in → json → switch (watched thread / otherwise) → the same function nodes */
+function coreFunctions(port: number): FlowSpec {
+  const flows = coreIngest(port, 'fn-match').map((n) =>
+    n.id === 'switch'
+      ? {
+          ...n,
+          rules: [{ t: 'eq', v: WATCHED_THREAD, vt: 'str' }, { t: 'else' }],
+          checkall: 'false',
+          outputs: 2,
+          wires: [['fn-match'], ['fn-other']],
+        }
+      : n,
+  );
+  return { flows: [...flows, ...userFunctions(), countingSink()], credentials: {} };
+}
+
+/** `<source> in` → the counting sink, for the per-source bursts (bench/source-bursts.ts) */
+function sourceBurst(name: FlowName, p: FlowParams): FlowSpec {
+  const source = (type: string, extra: N): N => ({ id: 'src', type, z: TAB.id, wires: [['sink']], ...extra });
+  switch (name) {
+    case 'burst-sms-gateway':
+      return {
+        flows: [
+          { id: 'gw', type: 'sms-gateway', url: p.gatewayUrl, from: RECIPIENT, wsAuth: 'token' },
+          source('sms-gateway in', { gateway: 'gw', events: [] }),
+          countingSink(),
+        ],
+        credentials: { gw: { apiKey: p.gatewayKey ?? '' } },
+      };
+    case 'burst-esms':
+      return {
+        flows: [
+          { id: 'es', type: 'esms-africa', url: p.esmsUrl },
+          source('esms in', { esms: 'es', events: [] }),
+          countingSink(),
+        ],
+        credentials: { es: { accessToken: p.esmsToken ?? '' } },
+      };
+    default:
+      return {
+        flows: [
+          {
+            id: 'cp',
+            type: 'kandy-cpaas',
+            url: p.cpaasUrl,
+            clientId: p.cpaasClientId,
+            auth: 'project',
+            from: p.cpaasFrom,
+          },
+          source('cpaas in', { cpaas: 'cp', destination: '', events: [] }),
+          countingSink(),
+        ],
+        credentials: { cp: { clientSecret: p.cpaasSecret ?? '' } },
+      };
+  }
+}
+
 export function buildFlow(name: FlowName, p: FlowParams): FlowSpec {
   const spec = ((): FlowSpec => {
     switch (name) {
       case 'core':
         return { flows: [...coreIngest(p.port, 'sink'), countingSink()], credentials: {} };
+      case 'burst-sms-gateway':
+      case 'burst-esms':
+      case 'burst-cpaas':
+        return sourceBurst(name, p);
+      case 'core-functions':
+        return coreFunctions(p.port);
+      case 'privmx-functions':
+        return privmxFunctions(p.port);
       case 'privmx':
       case 'privmx-prefilter': {
         const s = privmxIngest(p.port, 'sink', name === 'privmx-prefilter');

@@ -1,4 +1,5 @@
 /** The benchmark report: a console table and BENCHMARKS.md. */
+import type { SourceBurstResult } from './source-bursts';
 import type { ClusterBenchResult } from './cluster';
 import type { IngestResult } from './ingest';
 import type { LatencyResult } from './latency';
@@ -32,6 +33,10 @@ export interface Report {
   /** best round of each throughput run, with every round's events/s */
   ingest: (IngestResult & { rounds?: number[] })[];
   bursts?: IngestResult[];
+  /** flows P and B: a burst with function nodes downstream */
+  functionBursts?: IngestResult[];
+  /** one burst per other source against its fake */
+  sourceBursts?: SourceBurstResult[];
   /** pooled flows carry the p99 of each round */
   latency: (LatencyResult & { roundsP99?: number[] })[];
   sinks: SinkResult[];
@@ -68,7 +73,7 @@ export function renderTable(r: Report): string {
       bare ? `${fmt((100 * x.perSecond) / bare)}% of (a)` : '',
       `RSS ${signed(x.rssGrowthMB)} MB`,
     ]);
-  for (const x of r.bursts ?? [])
+  for (const x of [...(r.bursts ?? []), ...(r.functionBursts ?? []), ...(r.sourceBursts ?? [])])
     rows.push(['burst', x.label, `${int(x.perSecond)} ev/s`, '', `RSS ${signed(x.rssGrowthMB)} MB`]);
   for (const x of r.latency)
     rows.push([
@@ -228,6 +233,51 @@ export function renderMarkdown(r: Report): string {
         '. `privmx in` stops reading while the flow is behind (it pauses its socket after a burst of frames in ' +
         'one tick and resumes once the flow had its turn), so the backlog stays in the kernel and on the sender ' +
         `(RSS ${signed(cc?.rssGrowthMB)} MB).`,
+      '',
+    );
+  }
+
+  if (r.functionBursts?.length) {
+    out.push('### Burst with function nodes downstream', '');
+    out.push(
+      `${int(p.burstEvents)} events as fast as TCP allows into the flows a user builds: a \`function\` node on each ` +
+        'output of the routing node. Every hop holds messages now, not only the first: `privmx in` pauses its ' +
+        'socket while Node-RED holds more than its high-water mark of messages (queued, or not yet done).',
+      '',
+    );
+    out.push(
+      table(
+        ['flow', 'events/s', 'RSS growth MB', 'heap growth MB', 'matched, all in'],
+        r.functionBursts.map((x) => [
+          x.label + (x.error ? ` — ERROR ${x.error}` : ''),
+          int(x.perSecond),
+          `**${signed(x.rssGrowthMB)}**`,
+          signed(x.heapGrowthMB),
+          x.error ? 'no' : int(x.matched),
+        ]),
+      ),
+      '',
+    );
+  }
+
+  if (r.sourceBursts?.length) {
+    out.push('### Burst per source', '');
+    out.push(
+      `${int(p.burstEvents)} events pushed by each source's loopback fake as fast as it can send, into ` +
+        '`<source> in` → the counting sink. The pause works the same for every source (the shared socket).',
+      '',
+    );
+    out.push(
+      table(
+        ['source', 'events/s', 'RSS growth MB', 'heap growth MB', 'delivered'],
+        r.sourceBursts.map((x) => [
+          x.label + (x.error ? ` — ERROR ${x.error}` : ''),
+          int(x.perSecond),
+          `**${signed(x.rssGrowthMB)}**`,
+          signed(x.heapGrowthMB),
+          `${int(x.matched)} / ${int(x.events)}`,
+        ]),
+      ),
       '',
     );
   }

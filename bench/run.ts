@@ -6,7 +6,8 @@
  *   npm run bench                      full run (~4 minutes here), writes BENCHMARKS.md
  *   BENCH_QUICK=1 npm run bench        smoke test with small N (or: node bench/run.js --quick),
  *                                      writes the report to the temp directory unless BENCH_OUT is set
- *   BENCH_ONLY=ingest,latency          run some sections only (ingest, latency, sinks, cluster, watch, soak)
+ *   BENCH_ONLY=ingest,latency          run some sections only (ingest, functions, sources, latency, sinks,
+ *                                      cluster, watch, soak)
  *   BENCH_OUT=<file>                   where to write the report
  *   BENCH_CPU_PROF=<dir>               V8 CPU profile of every measured process (bench/profile-summary.ts)
  */
@@ -21,6 +22,7 @@ import { ROOT } from './nodered';
 import { Report, renderMarkdown, renderTable, Target } from './report';
 import { runSink, SinkResult, SinkRun } from './sinks';
 import { runSoak, SoakResult } from './soak';
+import { runSourceBurst } from './source-bursts';
 import { runWatch, type WatchResult } from './watch';
 
 export interface Plan {
@@ -86,7 +88,7 @@ export function plan(quick: boolean): Plan {
       };
 }
 
-type Section = 'ingest' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
+type Section = 'ingest' | 'functions' | 'sources' | 'latency' | 'sinks' | 'cluster' | 'watch' | 'soak';
 
 function log(line: string): void {
   process.stdout.write(line + '\n');
@@ -244,6 +246,45 @@ export async function main(argv: string[] = process.argv.slice(2)): Promise<numb
         report.bursts.push(r);
         log(
           `burst   ${run.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, heap +${fmt(r.heapGrowthMB, 1)} MB` +
+            (r.error ? `  ERROR ${r.error}` : ''),
+        );
+      }
+    }
+
+    if (wanted('functions')) {
+      // the realistic burst: function nodes downstream, so the backlog is not only the first hop's
+      const runs: IngestRun[] = [
+        {
+          label: `(B) core: websocket in → json → switch → function ×2, burst of ${p.burstEvents}`,
+          mode: 'nodered',
+          flow: 'core-functions',
+          events: p.burstEvents,
+        },
+        {
+          label: `(P) privmx in → event filter → function ×2, burst of ${p.burstEvents}`,
+          mode: 'nodered',
+          flow: 'privmx-functions',
+          events: p.burstEvents,
+        },
+      ];
+      report.functionBursts = [];
+      for (const run of runs) {
+        const r = await runIngest(pool, run);
+        report.functionBursts.push(r);
+        log(
+          `burst   ${run.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, heap +${fmt(r.heapGrowthMB, 1)} MB, ${r.matched} matched` +
+            (r.error ? `  ERROR ${r.error}` : ''),
+        );
+      }
+    }
+
+    if (wanted('sources')) {
+      report.sourceBursts = [];
+      for (const source of ['sms-gateway', 'esms', 'cpaas'] as const) {
+        const r = await runSourceBurst(source, p.burstEvents);
+        report.sourceBursts.push(r);
+        log(
+          `burst   ${r.label}: ${fmt(r.perSecond)} events/s, RSS +${fmt(r.rssGrowthMB, 1)} MB, ${r.matched} delivered` +
             (r.error ? `  ERROR ${r.error}` : ''),
         );
       }
@@ -419,6 +460,31 @@ export function evaluate(report: Report): Target[] {
       pass: !cc.error && !bb.error && ratio < 0.25,
     });
   }
+  const [fb, fp] = report.functionBursts ?? [];
+  if (fb && fp) {
+    const ok = !fb.error && !fp.error;
+    const rss = fp.rssGrowthMB / fb.rssGrowthMB;
+    targets.push({
+      name: `burst of ${report.plan.burstEvents}, function nodes downstream: RSS growth P ≤ ¼ of B, all delivered`,
+      measured: `+${fmt(fp.rssGrowthMB, 1)} MB vs +${fmt(fb.rssGrowthMB, 1)} MB`,
+      ratio: `${rss.toFixed(2)}`,
+      pass: ok && rss <= 0.25,
+    });
+    const blast = fp.perSecond / fb.perSecond;
+    targets.push({
+      name: 'burst with function nodes: P/B ≥ 3.0',
+      measured: `${fmt(fp.perSecond)} vs ${fmt(fb.perSecond)} events/s`,
+      ratio: `${blast.toFixed(2)}×`,
+      pass: ok && blast >= 3,
+    });
+  }
+  for (const x of report.sourceBursts ?? [])
+    targets.push({
+      name: `${x.label}: every event delivered`,
+      measured: `${fmt(x.matched)} / ${fmt(x.events)}, RSS +${fmt(x.rssGrowthMB, 1)} MB`,
+      ratio: '',
+      pass: !x.error && x.matched === x.events,
+    });
   const [lc, lp] = report.latency;
   if (lc && lp) {
     const ratio = lp.p99 / lc.p99;

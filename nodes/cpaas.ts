@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerTestEndpoint } from './lib/admin';
 import {
   CPAAS_CREDENTIAL_KEYS,
@@ -97,16 +97,16 @@ export = function (RED: NodeAPI) {
       this,
       clusterStore(RED, config.cluster),
       node?.identity ?? '',
-      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      (msg: { payload?: unknown }) => this.send(msg),
       t,
     );
     const source = new CpaasSource(
-      { status: (s) => out.status(s), send: (msg) => out.emit(msg as { payload?: unknown }) },
+      { status: (s) => out.status(s), send: (msg) => out.emit(msg) },
       destination,
       parseEvents(config.events),
       t,
     );
-    attachSource(this, account?.connection, source, t);
+    attachSource(this, account?.connection, source, t, RED.hooks);
   }
   RED.nodes.registerType('cpaas in', CpaasIn);
 

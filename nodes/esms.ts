@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
@@ -9,6 +9,7 @@ import { DEFAULT_ESMS_URL, EsmsConnection, type EsmsUser } from './lib/esms/conn
 import { normaliseEvents } from './lib/esms/envelope';
 import { testEsmsConnection } from './lib/esms/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
+import { typeFilter } from './lib/session/fanout';
 import { attachSource, showState } from './lib/source-node';
 import { translator } from './lib/node-red';
 
@@ -75,15 +76,15 @@ export = function (RED: NodeAPI) {
       this,
       clusterStore(RED, config.cluster),
       account?.identity ?? '',
-      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      (msg: { payload?: unknown }) => this.send(msg),
       t,
     );
     const user: EsmsUser = {
-      events: normaliseEvents(config.events),
+      wants: typeFilter(normaliseEvents(config.events)),
+      deliver: (msg) => out.emit(msg),
       onConnectionState: (state: ConnectionState) => showState(out, state, t),
-      onEvent: (msg) => out.emit(msg),
     };
-    attachSource(this, account?.connection, user, t);
+    attachSource(this, account?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('esms in', EsmsIn);
 };

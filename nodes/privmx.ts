@@ -6,12 +6,11 @@ import { clusterSource } from './lib/cluster/nodes';
 import { DESTINATIONS } from './lib/destinations';
 import type { EventMessage } from './lib/envelope';
 import { OnceLogger } from './lib/log-once';
-import { PrivmxConnection, privmxDefaults } from './lib/privmx/connection';
+import { PrivmxConnection, privmxTiming } from './lib/privmx/connection';
 import { parseSelection, PrivmxSubscriber } from './lib/privmx/subscriber';
 import { testPrivmxBridge } from './lib/privmx/test-connection';
 import { attachSource, showState } from './lib/source-node';
 import { translator } from './lib/node-red';
-import { tuned } from './lib/tuning';
 import { Network, proxyChoice } from './lib/proxy';
 
 interface BridgeCredentials {
@@ -72,7 +71,7 @@ export = function (RED: NodeAPI) {
         info: (message) => this.log(message),
         error: (message) => this.warn(message),
       },
-      tuned('privmx', privmxDefaults),
+      privmxTiming(),
     );
     this.on('close', (_removed: boolean, done: () => void) => {
       this.connection.close().then(done, done);
@@ -101,7 +100,7 @@ export = function (RED: NodeAPI) {
       this,
       clusterStore(RED, config.cluster),
       bridge?.identity ?? '',
-      (msg: EventMessage) => this.send(msg as unknown as Parameters<Node['send']>[0]),
+      (msg: EventMessage) => this.send({ ...msg }),
       t,
     );
     const user = new PrivmxSubscriber(
@@ -109,7 +108,7 @@ export = function (RED: NodeAPI) {
       (msg: EventMessage) => out.emit(msg),
       (state) => showState(out, state, t),
     );
-    attachSource(this, bridge?.connection, user, t);
+    attachSource(this, bridge?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('privmx in', PrivmxInNode);
 };

@@ -1,4 +1,4 @@
-import type { Node, NodeAPI, NodeDef, NodeMessage } from 'node-red';
+import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerTestEndpoint } from './lib/admin';
 import { configIdentity } from './lib/cluster/keys';
 import { clusterStore } from './lib/cluster/lookup';
@@ -107,7 +107,7 @@ export = function (RED: NodeAPI) {
       this,
       clusterStore(RED, config.cluster),
       gateway?.identity ?? '',
-      (msg: { payload?: unknown }) => this.send(msg as unknown as NodeMessage),
+      (msg: { payload?: unknown }) => this.send(msg),
       t,
     );
     const user: GatewayUser = {
@@ -115,7 +115,7 @@ export = function (RED: NodeAPI) {
       deliver: (msg) => out.emit(msg),
       onConnectionState: (state: ConnectionState) => out.status(gatewayStatus(state, t)),
     };
-    attachSource(this, gateway?.connection, user, t);
+    attachSource(this, gateway?.connection, user, t, RED.hooks);
   }
   RED.nodes.registerType('sms-gateway in', SmsGatewayIn);
 

@@ -83,6 +83,7 @@ describe('cpaas nodes (through Node-RED)', function () {
       closeTimeoutMs: 5_000, // the clean close (DELETEs, 1000) must not be cut short on a busy machine
       resubscribeMinIntervalMs: 20,
       requestTimeoutMs: 2_000,
+      handshakeTimeoutMs: 2_000,
       authFailureCooldownMs: 5_000,
       ...over,
     };

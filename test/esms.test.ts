@@ -46,7 +46,8 @@ const FAST = {
   // long enough that a busy machine never mistakes a late pong for a dead link; the heartbeat test
   // sets a short one on virtual time
   deadAfterMs: 5_000,
-  connectTimeoutMs: 5_000, // also bounds the clean close: a busy machine must not cut it short
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 5_000, // the clean close: a busy machine must not cut it short
   backoff: {
     initialDelayMs: 10,
     maxDelayMs: 50,

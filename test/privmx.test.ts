@@ -364,7 +364,8 @@ describe('privmx nodes (through Node-RED, against the fake Bridge)', function ()
     const states: string[] = [];
     conn.register({
       channels: [],
-      onNotification: () => undefined,
+      wants: () => false,
+      deliver: () => undefined,
       onConnectionState: (s) => states.push(s.code ?? s.phase),
     });
     // 100 virtual ms per ping, 800 ms in all: far beyond deadAfterMs

@@ -80,7 +80,8 @@ const FAST = {
   // limits a busy machine never reaches by accident (a late answer must not look like a failure)
   authTimeoutMs: 5_000,
   requestTimeoutMs: 5_000,
-  closeWaitMs: 200,
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 200,
 };
 
 describe('sms-gateway nodes (through Node-RED)', function () {
@@ -196,7 +197,7 @@ describe('sms-gateway nodes (through Node-RED)', function () {
         .log()
         .args.filter((a: { level: number }[]) => a[0].level === helper.log().WARN)
         .map((a: { msg: string }[]) => String(a[0].msg));
-      assert.strictEqual(warnings.filter((w: string) => w.includes('invalid JSON')).length, 1);
+      assert.strictEqual(warnings.filter((w: string) => w.includes('not JSON')).length, 1);
       assert.strictEqual(warnings.filter((w: string) => w.includes('binary')).length, 1);
       assert.strictEqual(warnings.filter((w: string) => w.includes('sms_new_kind')).length, 1);
       assert.strictEqual(fake.upgrades, 1);

@@ -26,6 +26,8 @@ export interface ConnectionState {
   config?: boolean;
   /** number of consecutive failures so far */
   failures?: number;
+  /** subscribed, but not reading: the flow downstream is behind (see session/pressure.ts) */
+  paused?: boolean;
 }
 
 export interface ConnectionUser {
@@ -94,6 +96,13 @@ export interface SessionContext {
   setPhase(phase: 'authenticating' | 'subscribed'): void;
   /** call on every frame/ping from the server: feeds the dead-link watchdog */
   alive(): void;
+  /**
+   * We stopped (or started again) reading the socket because the flow is behind. A paused socket
+   * reads no pings: the watchdog is suspended meanwhile, and starts afresh on resume.
+   */
+  flowPaused(paused: boolean): void;
+  /** the session reached 'subscribed' (a handshake is never paused: its answers must be read) */
+  readonly subscribed: boolean;
   readonly clock: Clock;
 }
 
@@ -109,6 +118,8 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
   private stoppingNow = false;
   protected readonly backoff: Backoff;
   protected readonly opts: ReconnectOptions;
+  /** how often and how long the sessions stopped reading because the flow was behind */
+  readonly flowPauses = { count: 0, totalMs: 0 };
 
   constructor(opts: Partial<ReconnectOptions> = {}) {
     this.opts = { ...defaultReconnect, ...opts };
@@ -195,8 +206,11 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
       let subscribedAt: number | undefined;
       let lastSeen = clock.now();
       let watchdog: unknown;
+      let pausedAt: number | undefined;
       const armWatchdog = (ms: number) => {
         watchdog = clock.setTimeout(() => {
+          // our own pause is not a dead server
+          if (pausedAt !== undefined) return armWatchdog(this.opts.deadAfterMs);
           const idle = clock.now() - lastSeen;
           if (idle >= this.opts.deadAfterMs)
             controller.abort(new ConnectionError('no heartbeat', { code: 'DEAD_LINK' }));
@@ -209,6 +223,9 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
         get stopping() {
           return self.stoppingNow;
         },
+        get subscribed() {
+          return subscribedAt !== undefined && !controller.signal.aborted;
+        },
         setPhase: (phase) => {
           if (controller.signal.aborted) return;
           if (phase === 'subscribed') subscribedAt = clock.now();
@@ -216,6 +233,20 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
         },
         alive: () => {
           lastSeen = clock.now();
+        },
+        flowPaused: (paused) => {
+          if (controller.signal.aborted || paused === (pausedAt !== undefined)) return;
+          const now = clock.now();
+          if (paused) {
+            pausedAt = now;
+            this.flowPauses.count++;
+          } else {
+            this.flowPauses.totalMs += now - (pausedAt ?? now);
+            pausedAt = undefined;
+            lastSeen = now;
+          }
+          if (this.current.phase === 'subscribed')
+            this.setState({ phase: 'subscribed', paused: paused || undefined });
         },
         clock,
       };
@@ -238,6 +269,7 @@ export abstract class ManagedConnection<U extends ConnectionUser = ConnectionUse
               : new ConnectionError(describe(err), { code: 'NETWORK' });
       } finally {
         clock.clearTimeout(watchdog);
+        if (pausedAt !== undefined) this.flowPauses.totalMs += clock.now() - pausedAt;
         if (!controller.signal.aborted) controller.abort(new Error('session ended'));
       }
       if (!this.running) break;

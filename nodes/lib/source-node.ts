@@ -1,4 +1,5 @@
 import type { ConnectionUser, ManagedConnection } from './connection';
+import { RuntimeHooks, watchRuntime } from './session/pressure';
 import { COMMON, connectionStatus, NodeStatus, Translate } from './status';
 
 /** The part of a Node-RED node a source needs (structural, so nodes/lib imports no Node-RED). */
@@ -16,7 +17,10 @@ export function attachSource<U extends ConnectionUser>(
   connection: ManagedConnection<U> | undefined,
   user: U,
   t: Translate,
+  /** Node-RED's hooks: the flow's backlog pauses the socket (see session/pressure.ts) */
+  hooks?: RuntimeHooks,
 ): void {
+  watchRuntime(hooks);
   if (!connection) {
     host.status({ fill: 'red', shape: 'ring', text: t(COMMON + 'status.noConfig') });
     return;

@@ -27,6 +27,7 @@ export function connectionStatus(state: ConnectionState, t: Translate, now: numb
     case 'authenticating':
       return { fill: 'yellow', shape: 'ring', text: t(COMMON + 'status.authenticating') };
     case 'subscribed':
+      if (state.paused) return { fill: 'yellow', shape: 'dot', text: t(COMMON + 'status.paused') };
       return { fill: 'green', shape: 'dot', text: t(COMMON + 'status.subscribed') };
     case 'backoff':
       return {

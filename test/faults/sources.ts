@@ -62,8 +62,14 @@ export function faultTimings(
       closeTimeoutMs: 2_000,
       minRefreshDelayMs: 50,
     },
-    'sms-gateway': { ...common, authTimeoutMs: 1_000, requestTimeoutMs: 1_000, closeWaitMs: 200 },
-    esms: { ...common, pingIntervalMs: 200, connectTimeoutMs: 1_000 },
+    'sms-gateway': {
+      ...common,
+      authTimeoutMs: 1_000,
+      requestTimeoutMs: 1_000,
+      handshakeTimeoutMs: 1_000,
+      closeTimeoutMs: 200,
+    },
+    esms: { ...common, pingIntervalMs: 200, handshakeTimeoutMs: 1_000 },
     cpaas: {
       ...common,
       connCheckIntervalMs: 300,
@@ -73,6 +79,7 @@ export function faultTimings(
       closeTimeoutMs: 2_000,
       resubscribeMinIntervalMs: 20,
       requestTimeoutMs: 1_000,
+      handshakeTimeoutMs: 1_000,
       authFailureCooldownMs: 2_000,
     },
   };
@@ -455,7 +462,7 @@ export class EsmsHarness extends SourceHarness {
     return this.fake.upgrades.length + this.fake.dropped.upgrade + this.fake.ignoredUpgrades;
   }
   /** the cookie is the authentication: checked on the upgrade */
-  readonly authTimeoutKey = 'connectTimeoutMs';
+  readonly authTimeoutKey = 'handshakeTimeoutMs';
   authAttempts(): number {
     return this.connects();
   }

@@ -24,13 +24,12 @@ import {
 } from './util';
 
 /** every timeout that can end a silent attempt, short */
-const SHORT = { handshakeTimeoutMs: 300, requestTimeoutMs: 300, authTimeoutMs: 300, connectTimeoutMs: 300 };
+const SHORT = { handshakeTimeoutMs: 300, requestTimeoutMs: 300, authTimeoutMs: 300 };
 /** the same timeouts, far longer than a slow answer */
 const LONG = {
   handshakeTimeoutMs: 3_000,
   requestTimeoutMs: 3_000,
   authTimeoutMs: 3_000,
-  connectTimeoutMs: 3_000,
 };
 
 async function subscribed(h: SourceHarness, what: string): Promise<void> {

@@ -1,10 +1,11 @@
+import { typeFilter } from '../../nodes/lib/session/fanout';
 import assert from 'assert';
 import type { ConnectionState } from '../../nodes/lib/connection';
 import type { EventMessage } from '../../nodes/lib/envelope';
 import {
   EsmsConnection,
   EsmsTimings,
-  esmsTimings,
+  esmsTiming,
   esmsWebSocketUrl,
   TOKEN_REJECTED,
 } from '../../nodes/lib/esms/connection';
@@ -22,7 +23,8 @@ const fast: Partial<EsmsTimings> = {
   // sets a short one on virtual time
   deadAfterMs: 5_000,
   stableAfterMs: 10_000,
-  connectTimeoutMs: 5_000, // also bounds the clean close: a busy machine must not cut it short
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 5_000, // the clean close: a busy machine must not cut it short
   backoff: {
     initialDelayMs: 10,
     maxDelayMs: 40,
@@ -37,11 +39,11 @@ function user(events: EsmsEventType[] = []) {
   const states: ConnectionState[] = [];
   const msgs: EventMessage[] = [];
   return {
-    events,
+    wants: typeFilter(events),
     states,
     msgs,
     onConnectionState: (s: ConnectionState) => states.push(s),
-    onEvent: (m: EventMessage) => msgs.push(m),
+    deliver: (m: EventMessage) => msgs.push(m),
   };
 }
 
@@ -66,11 +68,11 @@ describe('lib/esms token', () => {
   });
 
   it('tuned timings default to a 30 s ping and a 65 s dead link, overridable per test', () => {
-    assert.strictEqual(esmsTimings().pingIntervalMs, 30_000);
-    assert.strictEqual(esmsTimings().deadAfterMs, 65_000);
+    assert.strictEqual(esmsTiming().pingIntervalMs, 30_000);
+    assert.strictEqual(esmsTiming().deadAfterMs, 65_000);
     tuning.esms = { pingIntervalMs: 7 };
     try {
-      assert.strictEqual(esmsTimings().pingIntervalMs, 7);
+      assert.strictEqual(esmsTiming().pingIntervalMs, 7);
     } finally {
       resetTuning();
     }

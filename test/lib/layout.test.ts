@@ -31,8 +31,6 @@ const nodeFiles = () => fs.readdirSync(path.join(ROOT, 'nodes')).filter((f) => f
  * Casts and long files left to the rewrite of the event sources (the `in` node functions, the
  * Bridge connection, the CPaaS channel). Each entry goes when that work lands: a stale entry fails.
  */
-const PENDING_CASTS = new Set(['nodes/cpaas.ts', 'nodes/esms.ts', 'nodes/privmx.ts', 'nodes/sms-gateway.ts']);
-const PENDING_LONG = new Set(['nodes/lib/privmx/connection.ts', 'nodes/lib/cpaas/channel.ts']);
 
 describe('code base layout', function () {
   it('nodes/lib imports nothing from Node-RED (structural interfaces only)', () => {
@@ -46,29 +44,12 @@ describe('code base layout', function () {
     const casting = nodeFiles()
       .map((f) => `nodes/${f}`)
       .filter((f) => read(f).includes('as unknown' + ' as'));
-    assert.deepEqual(
-      casting.filter((f) => !PENDING_CASTS.has(f)),
-      [],
-      'a node file casts Node-RED objects',
-    );
-    assert.deepEqual(
-      [...PENDING_CASTS].filter((f) => !casting.includes(f)),
-      [],
-      'no cast left: remove the file from PENDING_CASTS',
-    );
+    assert.deepEqual(casting, [], 'a node file casts Node-RED objects');
   });
 
   it('no file under nodes/ is longer than 400 lines', () => {
     const long = filesUnder('nodes').filter((f) => read(f).split('\n').length > 400);
-    assert.deepEqual(
-      long.filter((f) => !PENDING_LONG.has(f)),
-      [],
-    );
-    assert.deepEqual(
-      [...PENDING_LONG].filter((f) => !long.includes(f)),
-      [],
-      'short enough now: remove the file from PENDING_LONG',
-    );
+    assert.deepEqual(long, []);
   });
 
   it('nothing points to a file outside the repository', () => {

@@ -12,6 +12,8 @@ import {
 } from '../../nodes/lib/privmx/connection';
 import type { PrivmxChannel } from '../../nodes/lib/privmx/envelope';
 import type { Notification, PrivmxUser } from '../../nodes/lib/privmx/subscriber';
+import type { EventMessage } from '../../nodes/lib/envelope';
+import { JsonRpcClient } from '../../nodes/lib/privmx/jsonrpc';
 import { fakeEvents, FakePrivmxBridge, startFakeBridge } from '../fakes/privmx-bridge';
 import { delay, waitFor } from '../helpers';
 
@@ -40,8 +42,11 @@ class User implements PrivmxUser {
   onConnectionState(s: ConnectionState) {
     this.states.push(s);
   }
-  onNotification(n: Notification) {
-    this.events.push({ type: n.type, id: (n.frame.data as { id?: string })?.id });
+  wants(n: Notification) {
+    return this.channels.includes(n.channel);
+  }
+  deliver(msg: EventMessage) {
+    this.events.push({ type: msg.event.type, id: (msg.payload as { data?: { id?: string } }).data?.id });
   }
 }
 
@@ -267,12 +272,13 @@ describe('lib/privmx PrivmxConnection against the fake Bridge', function () {
     ({ fake, keyId, secret } = await startFakeBridge());
     // a Bridge that grants less than asked: strip the solution scope from every auth answer
     const c = connect();
-    const original = c.dispatch.bind(c);
-    c.dispatch = (text, rpc) =>
-      original(
-        text.includes('"accessToken"') ? text.replace(/,?"solution:\*"/, '').replace('[,', '[') : text,
-        rpc,
-      );
+    const handle = JsonRpcClient.prototype.handle;
+    sinon.stub(JsonRpcClient.prototype, 'handle').callsFake(function (this: JsonRpcClient, frame) {
+      const result = (frame as { result?: { accessToken?: unknown; scope?: unknown } }).result;
+      if (result?.accessToken && Array.isArray(result.scope))
+        result.scope = result.scope.filter((x: unknown) => x !== 'solution:*');
+      return handle.call(this, frame);
+    });
     c.register(new User(['thread']));
     await waitFor(() => c.state.phase === 'error', 3000, 'error');
     assert.strictEqual(c.state.code, 'SCOPE');

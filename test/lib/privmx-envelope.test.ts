@@ -1,3 +1,4 @@
+import { fanOut } from '../../nodes/lib/session/fanout';
 import assert from 'assert';
 import {
   EVENT_TYPES,
@@ -185,13 +186,7 @@ describe('lib/privmx envelope', () => {
 
 describe('lib/privmx subscriber (filters and dispatch)', () => {
   function note(frame: Record<string, unknown>, known = true) {
-    return new Notification().reset(
-      JSON.stringify(frame),
-      frame,
-      frame.channel as 'thread',
-      frame.type as string,
-      known,
-    );
+    return new Notification().reset(frame, frame.channel as 'thread', frame.type as string, known);
   }
   const msgFrame = (threadId: string, keyId = 'k') => ({
     channel: 'thread',
@@ -231,8 +226,13 @@ describe('lib/privmx subscriber (filters and dispatch)', () => {
   it('the first node gets the parsed frame, a second one its own copy', () => {
     const frame = msgFrame('t');
     const n = note(frame);
-    const a = n.message();
-    const b = n.message();
+    const one = subscriber({ channels: ['thread'] });
+    const two = subscriber({ channels: ['thread'] });
+    assert.strictEqual(
+      fanOut([one.s, two.s], n, (x) => x.envelope()),
+      2,
+    );
+    const [a, b] = [one.got[0], two.got[0]];
     assert.strictEqual(a.payload, frame);
     assert.notStrictEqual(b.payload, frame);
     assert.deepStrictEqual(b.payload, frame);
@@ -252,9 +252,9 @@ describe('lib/privmx subscriber (filters and dispatch)', () => {
       msgFrame('t3', '<inbox-inboxX>'),
       { channel: 'thread', type: 'threadStats', data: { threadId: 't2' } },
     ];
-    for (const f of frames) for (const x of all) x.s.onNotification(note(f));
+    for (const f of frames) for (const x of all) fanOut([x.s], note(f), (n) => n.envelope());
     const future = note({ channel: 'thread', type: 'threadFuture', data: { threadId: 't1' } }, false);
-    for (const x of all) x.s.onNotification(future);
+    for (const x of all) fanOut([x.s], future, (n) => n.envelope());
 
     const ids = (got: EventMessage[]) => got.map((m) => `${m.event.type}:${m.event.containerId}`);
     assert.deepStrictEqual(ids(thread.got), [
@@ -281,11 +281,11 @@ describe('lib/privmx subscriber (filters and dispatch)', () => {
     const metaOf = (n: Notification) => (n as unknown as { metaCache: unknown }).metaCache;
     const { s } = subscriber({ channels: ['store'] });
     const n = note(msgFrame('t1'));
-    s.onNotification(n);
+    fanOut([s], n, (x) => x.envelope());
     assert.strictEqual(metaOf(n), undefined);
     const filtered = subscriber({ channels: ['thread'], containerIds: 'tX' });
     const m = note(msgFrame('t1', '<inbox-i1>'));
-    filtered.s.onNotification(m);
+    fanOut([filtered.s], m, (x) => x.envelope());
     assert.strictEqual(filtered.got.length, 0);
     assert.strictEqual(metaOf(m), undefined);
     assert.strictEqual(m.containerId, 't1');

@@ -29,7 +29,8 @@ const FAST: GatewayTiming = {
   // limits a busy machine never reaches by accident (a late answer must not look like a failure)
   authTimeoutMs: 5_000,
   requestTimeoutMs: 5_000,
-  closeWaitMs: 200,
+  handshakeTimeoutMs: 5_000,
+  closeTimeoutMs: 200,
 };
 
 function user(events: GatewayEventType[] = []) {
@@ -203,7 +204,7 @@ describe('lib/sms-gateway GatewayConnection', () => {
     assert.strictEqual((u.msgs[0].payload as { body: string }).body, 'after garbage');
     assert.strictEqual(conn.stats.skipped, 5);
     assert.strictEqual(logs.length, 4, logs.join('\n'));
-    assert.ok(logs.some((l) => l.includes('invalid JSON')));
+    assert.ok(logs.some((l) => l.includes('not JSON')));
     assert.ok(logs.some((l) => l.includes('binary')));
     assert.ok(logs.some((l) => l.includes('sms_whatever')));
     assert.strictEqual(conn.stats.connects, 1);

@@ -4,10 +4,10 @@
  * Timings come from tuned('cpaas', …) so tests can shorten lifetimes and heartbeats.
  */
 import type { Network } from '../proxy';
-import { tuned } from '../tuning';
+import { sourceTiming } from '../session/timing';
 import { CpaasApi } from './api';
 import { CpaasAuth, CpaasAuthMode, defaultAuthOptions } from './auth';
-import { CpaasChannelConnection, cpaasChannelDefaults } from './channel';
+import { CPAAS_TIMING, CpaasChannelConnection } from './channel';
 import { CpaasSmsProvider } from './provider';
 
 export interface CpaasAccountConfig {
@@ -27,8 +27,8 @@ export interface CpaasAccountCredentials {
 export const CPAAS_CREDENTIAL_KEYS = ['clientSecret', 'email', 'password'] as const;
 
 export function cpaasTiming() {
-  return tuned('cpaas', {
-    ...cpaasChannelDefaults,
+  return sourceTiming('cpaas', {
+    ...CPAAS_TIMING,
     minRefreshMs: defaultAuthOptions.minRefreshMs,
     authFailureCooldownMs: defaultAuthOptions.authFailureCooldownMs,
     defaultLifetimeMs: defaultAuthOptions.defaultLifetimeMs,

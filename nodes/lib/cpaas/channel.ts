@@ -10,63 +10,19 @@
  * On stop: DELETE each subscription, then the channel, close the socket with 1000, clear every timer.
  * The access token travels in the socket URL: nothing shown to a user may contain it (redact()).
  */
-import WebSocket from 'ws';
-import type { RawData } from 'ws';
-import {
-  ConnectionError,
-  ConnectionUser,
-  defaultReconnect,
-  ManagedConnection,
-  ReconnectOptions,
-  SessionContext,
-} from '../connection';
-import { frameBytes, isUtf8Text } from '../frames';
+import { ConnectionError, ManagedConnection, SessionContext } from '../connection';
 import { OnceLogger } from '../log-once';
+import { fanOut } from '../session/fanout';
+import { Frame, FrameParser } from '../session/frame-parser';
+import { SourceSocket } from '../session/socket';
 import { SmsError } from '../sms/errors';
 import { CpaasApi, CpaasChannel } from './api';
-import { addressesOf, CpaasEventType, isCpaasEventType, normaliseNumber } from './envelope';
+import { CPAAS_TIMING, CpaasChannelOptions, CpaasInUser } from './channel-options';
+import { addressesOf, cpaasEnvelope, isCpaasEventType, normaliseNumber } from './envelope';
 import { channelSocketUrl, deadline, isRecord, lastSegment, raced, redact } from './http';
 
-export interface CpaasInUser extends ConnectionUser {
-  /** the number to receive for (E.164) */
-  readonly destination: string;
-  /** a notification for this user's number (the frame is the user's own copy) */
-  onNotification(type: CpaasEventType, frame: Record<string, unknown>): void;
-  /** the subscription for this user's number failed (err) or is in place (undefined) */
-  onSubscription?(err: Error | undefined): void;
-}
-
-export interface CpaasChannelOptions extends ReconnectOptions {
-  /** client connCheck period; no frame for deadAfterMs (two periods + margin) = dead link */
-  connCheckIntervalMs: number;
-  /** channel lifetime asked for, seconds */
-  channelLifetimeS: number;
-  /** renew when this share of the lifetime has passed */
-  renewAt: number;
-  /** never renew or retry a renewal sooner than this */
-  minRenewMs: number;
-  /** budget for DELETEs + close(1000) when stopping (and for cleanup after a failure) */
-  closeTimeoutMs: number;
-  /** a cancelled subscription is made again, but not sooner than this after the last time */
-  resubscribeMinIntervalMs: number;
-  /** frames larger than this are skipped (logged once) */
-  maxFrameBytes: number;
-  /** socket handshake timeout */
-  requestTimeoutMs: number;
-}
-
-export const cpaasChannelDefaults: CpaasChannelOptions = {
-  ...defaultReconnect,
-  connCheckIntervalMs: 30_000,
-  deadAfterMs: 65_000,
-  channelLifetimeS: 3600,
-  renewAt: 0.5,
-  minRenewMs: 5_000,
-  closeTimeoutMs: 2_000,
-  resubscribeMinIntervalMs: 5_000,
-  maxFrameBytes: 1 << 20,
-  requestTimeoutMs: 15_000,
-};
+export { CPAAS_TIMING } from './channel-options';
+export type { CpaasChannelOptions, CpaasEvent, CpaasInUser } from './channel-options';
 
 /** One session's resources: everything here is released when the session ends. */
 interface Session {
@@ -79,7 +35,7 @@ interface Session {
    */
   ops: AbortController;
   channel?: CpaasChannel;
-  ws?: WebSocket;
+  socket?: SourceSocket;
   /** normalised number → subscription resourceURL */
   subs: Map<string, string>;
   /** normalised number → permanent subscription failure (not retried in this session) */
@@ -98,17 +54,22 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
   /** settles when the running session (if any) has released everything */
   private released: Promise<void> = Promise.resolve();
   private readonly cfg: CpaasChannelOptions;
-  private readonly badFrames: OnceLogger;
+  private readonly parser: FrameParser;
 
   constructor(
     private readonly api: CpaasApi,
     opts: Partial<CpaasChannelOptions> = {},
     log: (message: string) => void = () => {},
   ) {
-    const cfg = { ...cpaasChannelDefaults, ...opts };
+    const cfg = { ...CPAAS_TIMING, ...opts };
     super(cfg);
     this.cfg = cfg;
-    this.badFrames = new OnceLogger(log);
+    const badFrames = new OnceLogger(log);
+    this.parser = new FrameParser(
+      () => 'CPaaS',
+      cfg.maxFrameBytes,
+      (kind, m) => badFrames.warn(kind, m),
+    );
   }
 
   /**
@@ -196,62 +157,39 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
     return new ConnectionError(redact(message, secrets), { code: 'NETWORK' });
   }
 
-  private openSocket(s: Session, accessToken: string): Promise<void> {
+  private async openSocket(s: Session, accessToken: string): Promise<void> {
     const channel = s.channel as CpaasChannel;
     const url = channelSocketUrl(this.api.auth.base, channel.channelURL, accessToken);
-    const ws = new WebSocket(url, {
-      agent: this.api.network.wsAgent(url),
-      handshakeTimeout: this.cfg.requestTimeoutMs,
-      // far above maxFrameBytes: a big frame is skipped by onFrame instead of closing the socket (1009)
-      maxPayload: Math.max(this.cfg.maxFrameBytes, 64 << 20),
-      perMessageDeflate: false,
-      skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
-    });
-    s.ws = ws;
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => reject(s.end.signal.reason);
-      s.end.signal.addEventListener('abort', onAbort, { once: true });
-      ws.once('open', () => {
-        s.end.signal.removeEventListener('abort', onAbort);
-        ws.removeAllListeners('error');
-        ws.on('error', (err) =>
-          this.fail(
-            s,
-            // a ConnectionError comes from the proxy (407, configuration)
-            err instanceof ConnectionError
-              ? err
-              : new ConnectionError(this.socketReason(err), { code: 'NETWORK' }),
-          ),
-        );
-        ws.on('close', (code) =>
-          this.fail(s, new ConnectionError(`notification socket closed (${code})`, { code: 'CLOSED' })),
-        );
-        ws.on('message', (data, isBinary) => this.onFrame(s, data, isBinary));
-        ws.on('ping', () => s.ctx.alive());
-        ws.on('pong', () => s.ctx.alive());
-        resolve();
-      });
-      ws.once('error', (err) => {
-        s.end.signal.removeEventListener('abort', onAbort);
-        const status = /Unexpected server response: (\d+)/.exec(err.message)?.[1];
-        // a refused token: take a new one next time (a bad secret then fails at login, permanently)
-        if (status === '401' || status === '403') this.api.auth.invalidate(accessToken);
-        reject(
-          new ConnectionError(this.socketReason(err), {
-            code: status === '404' ? 'CHANNEL_LOST' : 'NETWORK',
-          }),
-        );
-      });
-    });
+    const socket = new SourceSocket(
+      {
+        url,
+        network: this.api.network,
+        timing: this.cfg,
+        parser: this.parser,
+        refused: (status) => {
+          // a refused token: take a new one next time (a bad secret then fails at login, permanently)
+          if (status === 401 || status === 403) this.api.auth.invalidate(accessToken);
+          return new ConnectionError(this.socketReason(`Unexpected server response: ${status}`), {
+            code: status === 404 ? 'CHANNEL_LOST' : 'NETWORK',
+          });
+        },
+        failed: (err) => new ConnectionError(this.socketReason(err.message || err.name), { code: 'NETWORK' }),
+        closed: (code) => new ConnectionError(`notification socket closed (${code})`, { code: 'CLOSED' }),
+        onFrame: (frame) => this.onFrame(s, frame),
+      },
+      s.ctx,
+    );
+    s.socket = socket;
+    socket.ended.catch((err: unknown) => this.fail(s, err));
+    await raced(socket.opened, s.end.signal);
   }
 
-  private socketReason(err: Error): string {
-    return redact(`notification socket: ${err.message || err.name}`, this.api.auth.secrets);
+  private socketReason(message: string): string {
+    return redact(`notification socket: ${message}`, this.api.auth.secrets);
   }
 
   private send(s: Session, frame: unknown): void {
-    const ws = s.ws;
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(frame));
+    s.socket?.send(JSON.stringify(frame));
   }
 
   private timer(s: Session, ms: number, fn: () => void): void {
@@ -365,35 +303,12 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
     }
   }
 
-  private onFrame(s: Session, data: RawData, isBinary: boolean): void {
-    s.ctx.alive();
-    const buffer = frameBytes(data);
-    if (buffer.length > this.cfg.maxFrameBytes) {
-      this.badFrames.warn(
-        'oversized',
-        `CPaaS: skipped a notification frame larger than ${this.cfg.maxFrameBytes} bytes`,
-      );
-      return;
-    }
-    if (!isBinary && !isUtf8Text(buffer)) {
-      this.badFrames.warn('invalid-utf8', 'CPaaS: skipped a text frame that is not valid UTF-8');
-      return;
-    }
-    let frame: unknown;
-    try {
-      frame = JSON.parse(buffer.toString('utf8'));
-    } catch {
-      this.badFrames.warn(
-        isBinary ? 'binary' : 'invalid-json',
-        'CPaaS: skipped a notification frame that is not JSON',
-      );
-      return;
-    }
-    if (!isRecord(frame) || Object.keys(frame).length === 0) {
-      this.badFrames.warn('invalid-frame', 'CPaaS: skipped a notification frame that is not an object');
-      return;
-    }
+  private onFrame(s: Session, frame: Frame): void {
     const type = Object.keys(frame)[0];
+    if (type === undefined) {
+      this.parser.skipped('not-an-object', 'skipped a JSON frame that is not an object'); // nothing in it
+      return;
+    }
     const body = frame[type];
     switch (type) {
       case 'connAck':
@@ -408,34 +323,18 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
         return; // message deleted/read events: not offered by `cpaas in`
     }
     if (!isCpaasEventType(type) || !isRecord(body)) {
-      this.badFrames.warn(
-        `unknown-type:${type.slice(0, 60)}`,
-        `CPaaS: skipped an unknown notification "${type.slice(0, 60)}"`,
-      );
+      const name = type.slice(0, 60);
+      this.parser.skipped(`unknown-type:${name}`, `skipped an unknown notification "${name}"`);
       return;
     }
-    this.dispatch(s, type, frame, body);
-  }
-
-  private dispatch(
-    s: Session,
-    type: CpaasEventType,
-    frame: Record<string, unknown>,
-    body: Record<string, unknown>,
-  ): void {
     const addresses = addressesOf(type, body);
-    const users = [...this.users];
-    let targets = users.filter((u) => addresses.includes(normaliseNumber(u.destination)));
     // delivery info need not name the local number (its shape is not public): the channel only carries ours
-    if (type === 'deliveryInfoNotification' && targets.length === 0 && !addresses.some((a) => s.subs.has(a)))
-      targets = users;
-    targets.forEach((user, i) => {
-      try {
-        user.onNotification(type, i === 0 ? frame : structuredClone(frame));
-      } catch {
-        // a user's handler must never break the connection
-      }
-    });
+    const everyone =
+      type === 'deliveryInfoNotification' &&
+      !addresses.some((a) => s.subs.has(a)) &&
+      ![...this.users].some((u) => addresses.includes(normaliseNumber(u.destination)));
+    const now = s.ctx.clock.now();
+    fanOut(this.users, { type, addresses, everyone }, () => cpaasEnvelope(type, frame, now));
   }
 
   /** The server cancelled a subscription (number unassigned, …): make it again, at most every resubscribeMinIntervalMs. */
@@ -451,9 +350,9 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
       .filter(([n, url]) => ids.has(lastSegment(url)) || n === byNumber)
       .map(([n]) => n);
     if (cancelled.length === 0) {
-      this.badFrames.warn(
+      this.parser.skipped(
         'unknown-cancellation',
-        'CPaaS: a subscription cancellation named no subscription of ours',
+        'a subscription cancellation named no subscription of ours',
       );
       return;
     }
@@ -469,9 +368,9 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
   /** Release the session: delete subscriptions then the channel, close the socket, within a bounded time. */
   private async teardown(s: Session): Promise<void> {
     const clock = s.ctx.clock;
-    const ws = s.ws;
+    const socket = s.socket;
     const graceful = s.ctx.stopping;
-    if (ws && !graceful) ws.terminate();
+    if (socket && !graceful) socket.terminate();
     const budget = deadline(clock, this.cfg.closeTimeoutMs);
     const stopOps = () => s.ops.abort(budget.signal.reason);
     budget.signal.addEventListener('abort', stopOps, { once: true });
@@ -482,31 +381,12 @@ export class CpaasChannelConnection extends ManagedConnection<CpaasInUser> {
       await Promise.allSettled(subs.map((url) => this.api.deleteResource(url, budget.signal)));
       if (s.channel && !s.lost)
         await this.api.deleteResource(s.channel.resourceURL, budget.signal).catch(() => undefined);
-      if (ws && graceful) await closeSocket(ws, budget.signal);
+      if (socket && graceful) await raced(socket.closeGracefully(), budget.signal).catch(() => undefined);
     } finally {
       budget.signal.removeEventListener('abort', stopOps);
       budget.dispose();
       if (!s.ops.signal.aborted) s.ops.abort(new Error('session ended'));
-      if (ws) {
-        if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
-        ws.removeAllListeners();
-        ws.on('error', () => undefined);
-      }
+      socket?.dispose();
     }
   }
-}
-
-/** close(1000) and wait for the close handshake until `signal` aborts. */
-function closeSocket(ws: WebSocket, signal: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (ws.readyState === WebSocket.CLOSED) return resolve();
-    const done = () => {
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    ws.once('close', done);
-    signal.addEventListener('abort', done, { once: true });
-    if (ws.readyState === WebSocket.CONNECTING) ws.terminate();
-    else ws.close(1000, 'closing');
-  });
 }

@@ -2,12 +2,13 @@
 import type { ConnectionState } from '../connection';
 import { showState } from '../source-node';
 import type { NodeStatus, Translate } from '../status';
-import type { CpaasInUser } from './channel';
-import { CPAAS_EVENT_TYPES, CpaasEventType, cpaasEnvelope, isCpaasEventType } from './envelope';
+import type { EventMessage } from '../envelope';
+import type { CpaasEvent, CpaasInUser } from './channel';
+import { CPAAS_EVENT_TYPES, CpaasEventType, isCpaasEventType, normaliseNumber } from './envelope';
 
 export interface CpaasInHost {
   status(status: NodeStatus | Record<string, never>): void;
-  send(msg: Record<string, unknown>): void;
+  send(msg: EventMessage): void;
 }
 
 /** The node's `events` property (array, or a comma list) as a set of known types; empty = all. */
@@ -24,14 +25,17 @@ export function parseEvents(value: unknown): Set<CpaasEventType> {
 export class CpaasSource implements CpaasInUser {
   private state: ConnectionState = { phase: 'idle' };
   private subscriptionError?: Error;
+  /** the destination, normalised as the channel reads addresses */
+  private readonly number: string;
 
   constructor(
     private readonly host: CpaasInHost,
     readonly destination: string,
     private readonly events: Set<CpaasEventType>,
     private readonly t: Translate,
-    private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.number = normaliseNumber(destination);
+  }
 
   onConnectionState(state: ConnectionState): void {
     this.state = state;
@@ -44,9 +48,13 @@ export class CpaasSource implements CpaasInUser {
     this.show();
   }
 
-  onNotification(type: CpaasEventType, frame: Record<string, unknown>): void {
-    if (this.events.size > 0 && !this.events.has(type)) return;
-    this.host.send(cpaasEnvelope(type, frame, this.now()) as unknown as Record<string, unknown>);
+  wants(event: CpaasEvent): boolean {
+    if (this.events.size > 0 && !this.events.has(event.type)) return false;
+    return event.everyone || event.addresses.includes(this.number);
+  }
+
+  deliver(msg: EventMessage): void {
+    this.host.send(msg);
   }
 
   private show(): void {

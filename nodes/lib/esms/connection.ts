@@ -1,37 +1,23 @@
-import WebSocket from 'ws';
-import {
-  ConnectionError,
-  ConnectionUser,
-  defaultReconnect,
-  ManagedConnection,
-  ReconnectOptions,
-  SessionContext,
-} from '../connection';
+import { ConnectionError, ManagedConnection, SessionContext } from '../connection';
 import type { EventMessage } from '../envelope';
 import { HTTP_AND_WS_SCHEMES, parseConfigUrl } from '../config-url';
-import { frameBytes, frameSize, isUtf8Text } from '../frames';
 import { OnceLogger } from '../log-once';
 import { defaultNetwork, Network } from '../proxy';
-import { tuned } from '../tuning';
-import { esmsEnvelope, EsmsEventType } from './envelope';
+import { fanOut, SourceUser } from '../session/fanout';
+import { Frame, FrameParser } from '../session/frame-parser';
+import { SourceSocket } from '../session/socket';
+import { sourceDefaults, SourceTiming, sourceTiming } from '../session/timing';
+import { esmsEnvelope, EsmsEventType, isEsmsEventType } from './envelope';
 import { accessTokenCookie, cleanAccessToken, isTokenExpired, tokenExpiry } from './token';
 
 export const DEFAULT_ESMS_URL = 'https://sms.esmsafrica.io';
 
-/** A registered `esms in` node. */
-export interface EsmsUser extends ConnectionUser {
-  /** the event types this user wants; empty = all */
-  readonly events: readonly EsmsEventType[];
-  onEvent(msg: EventMessage): void;
-}
+/** A registered `esms in` node: it wants events by type. */
+export type EsmsUser = SourceUser<EsmsEventType>;
 
-export interface EsmsTimings extends ReconnectOptions {
+export interface EsmsTimings extends SourceTiming {
   /** the client ping period (the docs: every 30 s) */
   pingIntervalMs: number;
-  /** the WebSocket opening handshake must finish within this */
-  connectTimeoutMs: number;
-  /** frames larger than this are logged once and skipped */
-  maxFrameBytes: number;
 }
 
 /**
@@ -39,15 +25,18 @@ export interface EsmsTimings extends ReconnectOptions {
  * plus a margin is dead. A rejected token waits minutes, and after a few rejections we stay red until
  * the user pastes a fresh token and redeploys.
  */
-export function esmsTimings(): EsmsTimings {
-  return tuned<EsmsTimings>('esms', {
-    ...defaultReconnect,
-    deadAfterMs: 65_000,
-    maxPermanentFailures: 5,
-    pingIntervalMs: 30_000,
-    connectTimeoutMs: 15_000,
-    maxFrameBytes: 256 * 1024,
-  });
+export const ESMS_TIMING: EsmsTimings = {
+  ...sourceDefaults,
+  deadAfterMs: 65_000,
+  maxPermanentFailures: 5,
+  pingIntervalMs: 30_000,
+  handshakeTimeoutMs: 15_000,
+  maxFrameBytes: 256 * 1024,
+};
+
+/** The timings in force now (tests override them with `tuning.esms`). */
+export function esmsTiming(): EsmsTimings {
+  return sourceTiming('esms', ESMS_TIMING);
 }
 
 export interface EsmsConnectionOptions {
@@ -57,7 +46,7 @@ export interface EsmsConnectionOptions {
   accessToken?: string;
   /** where bad server input is reported (once per kind) */
   warn?: (message: string) => void;
-  /** override timings (tests); default esmsTimings() */
+  /** override timings (tests); default esmsTiming() */
   timings?: Partial<EsmsTimings>;
   /** TLS options passed to ws (certificates are verified unless the user says otherwise) */
   rejectUnauthorized?: boolean;
@@ -82,7 +71,7 @@ export function esmsWebSocketUrl(base: string | undefined): string {
 }
 
 /** A failure safe to show, for an unexpected HTTP answer to the upgrade. */
-export function upgradeFailure(status: number, retryAfter?: string): ConnectionError {
+export function upgradeFailure(status: number, retryAfterMs?: number): ConnectionError {
   if (status === 401 || status === 403)
     return new ConnectionError(TOKEN_REJECTED + ` (HTTP ${status})`, { permanent: true, code: 'AUTH' });
   if (status === 404)
@@ -90,10 +79,9 @@ export function upgradeFailure(status: number, retryAfter?: string): ConnectionE
       permanent: true,
       code: 'CONFIG',
     });
-  const seconds = Number(retryAfter);
   return new ConnectionError(`WebSocket upgrade refused (HTTP ${status})`, {
     code: status === 429 ? 'RATE_LIMITED' : 'NETWORK',
-    retryAfterMs: status === 429 && Number.isFinite(seconds) ? seconds * 1000 : undefined,
+    retryAfterMs: status === 429 ? retryAfterMs : undefined,
   });
 }
 
@@ -132,14 +120,14 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
   private readonly wsUrl: string;
   private readonly urlError?: string;
   private readonly timings: EsmsTimings;
-  private readonly badInput: OnceLogger;
+  private readonly parser: FrameParser;
   private readonly rejectUnauthorized: boolean;
   private readonly network: Network;
   /** upgrade attempts made (for tests and diagnostics) */
   attempts = 0;
 
   constructor(opts: EsmsConnectionOptions) {
-    const timings = { ...esmsTimings(), ...opts.timings };
+    const timings = { ...esmsTiming(), ...opts.timings };
     super(timings);
     this.timings = timings;
     this.token = cleanAccessToken(opts.accessToken);
@@ -153,143 +141,73 @@ export class EsmsConnection extends ManagedConnection<EsmsUser> {
     this.rejectUnauthorized = opts.rejectUnauthorized !== false;
     this.network = opts.network ?? defaultNetwork;
     const warn = opts.warn ?? (() => {});
-    this.badInput = new OnceLogger((m) => warn(redact(m, this.token)));
+    const badInput = new OnceLogger((m) => warn(redact(m, this.token)));
+    this.parser = new FrameParser(
+      () => 'eSMS',
+      timings.maxFrameBytes,
+      (kind, m) => badInput.warn(kind, m),
+    );
   }
 
-  protected runSession(ctx: SessionContext): Promise<void> {
-    if (this.urlError) return Promise.reject(new ConnectionError(this.urlError, { config: true }));
+  protected async runSession(ctx: SessionContext): Promise<void> {
+    if (this.urlError) throw new ConnectionError(this.urlError, { config: true });
     const problem = tokenProblem(this.token, ctx.clock.now());
-    if (problem) return Promise.reject(problem);
+    if (problem) throw problem;
     this.attempts++;
-    return new Promise<void>((resolve, reject) => {
-      const clock = ctx.clock;
-      let failure: ConnectionError | undefined;
-      let pingTimer: unknown;
-      let closeTimer: unknown;
-      let ended = false;
-      const ws = new WebSocket(this.wsUrl, {
-        agent: this.network.wsAgent(this.wsUrl),
+    const { clock } = ctx;
+    let pingTimer: unknown;
+    const socket = new SourceSocket(
+      {
+        url: this.wsUrl,
+        network: this.network,
+        timing: this.timings,
+        parser: this.parser,
         headers: { Cookie: accessTokenCookie(this.token) },
-        handshakeTimeout: this.timings.connectTimeoutMs,
-        perMessageDeflate: false,
-        followRedirects: false,
         rejectUnauthorized: this.rejectUnauthorized,
-        skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
-      });
-
-      const finish = () => {
-        if (ended) return;
-        ended = true;
-        clock.clearTimeout(pingTimer);
-        clock.clearTimeout(closeTimer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        ws.removeAllListeners();
-        ws.on('error', () => {});
-        if (failure) reject(failure);
-        else resolve();
-      };
-
-      const schedulePing = () => {
-        pingTimer = clock.setTimeout(() => {
-          if (ws.readyState !== WebSocket.OPEN) return;
-          ws.send('{"type":"ping"}', () => {});
+        refused: (status, retryAfterMs) => upgradeFailure(status, retryAfterMs),
+        failed: (err) =>
+          new ConnectionError(redact(err.message || 'WebSocket error', this.token), { code: 'NETWORK' }),
+        closed: (code) =>
+          new ConnectionError(`connection closed by the server (code ${code})`, { code: 'CLOSED' }),
+        onOpen: () => {
+          ctx.setPhase('subscribed');
           schedulePing();
-        }, this.timings.pingIntervalMs);
-      };
-
-      const onAbort = () => {
-        if (ctx.stopping && ws.readyState === WebSocket.OPEN) {
-          ws.close(1000, 'closing');
-          closeTimer = clock.setTimeout(() => ws.terminate(), Math.min(2000, this.timings.connectTimeoutMs));
-        } else {
-          ws.terminate();
-        }
-      };
-      if (ctx.signal.aborted) onAbort();
-      else ctx.signal.addEventListener('abort', onAbort, { once: true });
-
-      ws.on('unexpected-response', (_req, res) => {
-        failure = upgradeFailure(res.statusCode ?? 0, headerValue(res.headers['retry-after']));
-        res.resume();
-        ws.terminate();
-      });
-      ws.on('open', () => {
-        ctx.alive();
-        ctx.setPhase('subscribed');
+        },
+        onFrame: (frame) => this.handleFrame(frame, clock.now()),
+      },
+      ctx,
+    );
+    const schedulePing = () => {
+      pingTimer = clock.setTimeout(() => {
+        if (!socket.isOpen) return;
+        socket.send('{"type":"ping"}');
         schedulePing();
-      });
-      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => {
-        ctx.alive();
-        this.handleFrame(data, isBinary, clock.now());
-      });
-      ws.on('ping', () => ctx.alive());
-      ws.on('pong', () => ctx.alive());
-      ws.on('error', (err: Error) => {
-        if (err instanceof ConnectionError) failure ??= err; // from the proxy: 407, configuration
-        failure ??= new ConnectionError(redact(err.message || 'WebSocket error', this.token), {
-          code: 'NETWORK',
-        });
-      });
-      ws.on('close', (code: number) => {
-        failure ??= new ConnectionError(`connection closed by the server (code ${code})`, { code: 'CLOSED' });
-        finish();
-      });
-    });
-  }
-
-  /** One frame from the server: pong = heartbeat only; events go to users; anything else is logged once. */
-  private handleFrame(data: WebSocket.RawData, isBinary: boolean, now: number): void {
-    const size = frameSize(data);
-    if (size > this.timings.maxFrameBytes) {
-      this.badInput.warn(
-        'oversized',
-        `eSMS: skipped a frame of ${size} bytes (larger than ${this.timings.maxFrameBytes})`,
-      );
-      return;
-    }
-    if (isBinary) {
-      this.badInput.warn('binary', 'eSMS: skipped a binary frame');
-      return;
-    }
-    const bytes = frameBytes(data);
-    if (!isUtf8Text(bytes)) {
-      this.badInput.warn('invalid-utf8', 'eSMS: skipped a text frame that is not valid UTF-8');
-      return;
-    }
-    let frame: unknown;
+      }, this.timings.pingIntervalMs);
+    };
+    const onAbort = () => {
+      if (ctx.stopping) void socket.closeGracefully();
+      else socket.terminate();
+    };
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
     try {
-      frame = JSON.parse(bytes.toString('utf8'));
-    } catch {
-      this.badInput.warn('invalid-json', 'eSMS: skipped a frame that is not valid JSON');
-      return;
-    }
-    if (!frame || typeof frame !== 'object' || Array.isArray(frame)) {
-      this.badInput.warn('not-object', 'eSMS: skipped a frame that is not a JSON object');
-      return;
-    }
-    const type = (frame as { type?: unknown }).type;
-    if (type === 'pong' || type === 'ping') return;
-    const envelope = esmsEnvelope(frame as Record<string, unknown>, now);
-    if (!envelope) {
-      const kind = typeof type === 'string' ? type.slice(0, 40) : typeof type;
-      this.badInput.warn(`unknown-type:${kind}`, `eSMS: skipped an event of unknown type "${kind}"`);
-      return;
-    }
-    let first = true;
-    for (const user of this.users) {
-      if (user.events.length > 0 && !user.events.includes(envelope.event.type as EsmsEventType)) continue;
-      // every user gets its own copy: one flow mutating a payload must not change another's
-      const msg = first ? envelope : (structuredClone(envelope) as EventMessage);
-      first = false;
-      try {
-        user.onEvent(msg);
-      } catch {
-        // a user's handler must never break the connection
-      }
+      await socket.ended;
+    } finally {
+      clock.clearTimeout(pingTimer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      socket.dispose();
     }
   }
-}
 
-function headerValue(value: string | string[] | undefined): string | undefined {
-  return Array.isArray(value) ? value[0] : value;
+  /** One parsed frame: pong = heartbeat only; events go to the users that want their type. */
+  private handleFrame(frame: Frame, now: number): void {
+    const type = frame.type;
+    if (type === 'pong' || type === 'ping') return;
+    if (!isEsmsEventType(type)) {
+      const kind = typeof type === 'string' ? type.slice(0, 40) : typeof type;
+      this.parser.skipped(`unknown-type:${kind}`, `skipped an event of unknown type "${kind}"`);
+      return;
+    }
+    fanOut(this.users, type, () => esmsEnvelope(frame, now) as EventMessage);
+  }
 }

@@ -1,4 +1,5 @@
-import type { ConnectionState, ConnectionUser } from '../connection';
+import type { ConnectionState } from '../connection';
+import type { SourceUser } from '../session/fanout';
 import type { EventMessage, EventMeta } from '../envelope';
 import {
   CHANNELS,
@@ -13,12 +14,11 @@ import {
 } from './envelope';
 
 /**
- * One parsed notification, shared by every `privmx in` node of a connection. The connection parses
+ * One parsed notification, shared by every `privmx in` node of a connection. The session parses
  * each frame once and reuses this object for the next frame (dispatch is synchronous), so the hot path
  * allocates only what a node actually emits. `msg.event` is built lazily, once per frame.
  */
 export class Notification {
-  text = '';
   frame: Record<string, unknown> = {};
   channel: PrivmxChannel = 'thread';
   type = '';
@@ -27,27 +27,18 @@ export class Notification {
   /** how to read this type (undefined = unknown type: the generic reading) */
   private spec: TypeSpec | undefined;
   private metaCache: EventMeta | undefined;
-  private handedOut = 0;
   private containerRead = false;
   private inboxRead = false;
   private container: string | undefined;
   private inbox: string | undefined;
 
-  reset(
-    text: string,
-    frame: Record<string, unknown>,
-    channel: PrivmxChannel,
-    type: string,
-    known: boolean,
-  ): this {
-    this.text = text;
+  reset(frame: Record<string, unknown>, channel: PrivmxChannel, type: string, known: boolean): this {
     this.frame = frame;
     this.channel = channel;
     this.type = type;
     this.known = known;
     this.spec = known ? typeSpec(channel, type) : undefined;
     this.metaCache = undefined;
-    this.handedOut = 0;
     this.containerRead = false;
     this.inboxRead = false;
     return this;
@@ -89,18 +80,9 @@ export class Notification {
     return this.metaCache;
   }
 
-  /**
-   * The envelope for one node. The first taker gets the parsed frame itself; a second node taking the
-   * same event gets its own copy (parsed again from the text), so flows never share a mutable object.
-   */
-  message(): EventMessage {
-    const first = this.handedOut++ === 0;
-    const meta = this.meta;
-    return {
-      topic: privmxTopic(this.channel, this.type),
-      payload: first ? this.frame : JSON.parse(this.text),
-      event: first ? meta : { ...meta },
-    };
+  /** The envelope: `payload` is the parsed frame itself (fan-out gives further nodes their own copy). */
+  envelope(): EventMessage {
+    return { topic: privmxTopic(this.channel, this.type), payload: this.frame, event: this.meta };
   }
 }
 
@@ -147,10 +129,9 @@ export function wireChannels(channels: readonly PrivmxChannel[]): PrivmxChannel[
   return CHANNELS.filter((c) => wanted.has(c));
 }
 
-export interface PrivmxUser extends ConnectionUser {
+export interface PrivmxUser extends SourceUser<Notification> {
   /** channels this user needs subscribed (the connection subscribes the union) */
   readonly channels: readonly PrivmxChannel[];
-  onNotification(note: Notification): void;
 }
 
 /**
@@ -181,7 +162,7 @@ export class PrivmxSubscriber implements PrivmxUser {
     this.stateChanged(state);
   }
 
-  accepts(note: Notification): boolean {
+  wants(note: Notification): boolean {
     if (this.types !== undefined) {
       if (!this.types.has(note.type)) return false;
     } else if (!note.known) return false;
@@ -198,8 +179,8 @@ export class PrivmxSubscriber implements PrivmxUser {
     return true;
   }
 
-  onNotification(note: Notification): void {
-    if (this.accepts(note)) this.emit(note.message());
+  deliver(msg: EventMessage): void {
+    this.emit(msg);
   }
 }
 

@@ -3,41 +3,30 @@
  * token fetched for every connect, the server's JSON ping as heartbeat, `sms_status` / `sms_inbound`
  * events for the whole account (each user filters by type).
  */
-import WebSocket from 'ws';
 import { defaultBackoff } from '../backoff';
-import {
-  ConnectionError,
-  ConnectionUser,
-  defaultReconnect,
-  ManagedConnection,
-  ReconnectOptions,
-  SessionContext,
-} from '../connection';
-import type { EventMessage } from '../envelope';
-import { frameBytes, isUtf8Text } from '../frames';
+import { ConnectionError, ManagedConnection, SessionContext } from '../connection';
 import { OnceLogger } from '../log-once';
-import { tuned } from '../tuning';
+import { fanOut, SourceUser } from '../session/fanout';
+import { FrameParser } from '../session/frame-parser';
+import { SourceSocket } from '../session/socket';
+import { sourceDefaults, SourceTiming, sourceTiming } from '../session/timing';
 import { defaultNetwork, Network } from '../proxy';
 import { baseUrl, GatewayHttpError, hostOf, isAuthRejection, requestWsToken, WsAuthMode, wsUrl } from './api';
 import { AuthGuard, authGuardFor, AuthRefusedError, AuthTicket } from './auth-guard';
 import { gatewayEnvelope, GatewayEventType, isGatewayEventType } from './envelope';
 
-export interface GatewayTiming extends ReconnectOptions {
+export interface GatewayTiming extends SourceTiming {
   /** no answer to the auth frame within this = give up this attempt (transient) */
   authTimeoutMs: number;
   /** token request timeout */
   requestTimeoutMs: number;
-  /** graceful close: wait this long for the server's close frame, then terminate */
-  closeWaitMs: number;
-  /** frames larger than this are logged once and skipped */
-  maxFrameBytes: number;
   /** the auth guard's window and limit (see auth-guard.ts) */
   authWindowMs: number;
   authRefuseAt: number;
 }
 
 export const GATEWAY_TIMING: GatewayTiming = {
-  ...defaultReconnect,
+  ...sourceDefaults,
   // After an auth failure wait minutes, doubling; stop after 4 (see the IP lockout in the protocol notes).
   backoff: { ...defaultBackoff, permanentDelayMs: 120_000, maxPermanentDelayMs: 30 * 60_000 },
   // The server pings every 30 s: two missed pings and a margin = dead link.
@@ -45,7 +34,7 @@ export const GATEWAY_TIMING: GatewayTiming = {
   maxPermanentFailures: 4,
   authTimeoutMs: 15_000,
   requestTimeoutMs: 15_000,
-  closeWaitMs: 2_000,
+  handshakeTimeoutMs: 15_000,
   maxFrameBytes: 1_000_000,
   authWindowMs: 5 * 60_000,
   authRefuseAt: 5,
@@ -53,7 +42,7 @@ export const GATEWAY_TIMING: GatewayTiming = {
 
 /** The timings in force now (tests override them with `tuning['sms-gateway']`). */
 export function gatewayTiming(): GatewayTiming {
-  return tuned('sms-gateway', GATEWAY_TIMING);
+  return sourceTiming('sms-gateway', GATEWAY_TIMING);
 }
 
 /** The guard for a gateway URL with the current timings. */
@@ -65,11 +54,8 @@ export function gatewayGuard(url: string, timing: GatewayTiming = gatewayTiming(
   });
 }
 
-/** A source node registered with the connection. */
-export interface GatewayUser extends ConnectionUser {
-  wants(type: GatewayEventType): boolean;
-  deliver(msg: EventMessage): void;
-}
+/** A source node registered with the connection: it wants events by type. */
+export type GatewayUser = SourceUser<GatewayEventType>;
 
 export interface GatewayConnectionOptions {
   url?: string;
@@ -90,7 +76,7 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
   private readonly configError?: string;
   private readonly apiKey?: string;
   private readonly timing: GatewayTiming;
-  private readonly badInput: OnceLogger;
+  private readonly parser: FrameParser;
   private readonly network: Network;
   /** counters, for tests and the status */
   readonly stats = { connects: 0, tokens: 0, events: 0, skipped: 0 };
@@ -101,7 +87,15 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
     this.timing = timing;
     this.wsAuth = opts.wsAuth ?? 'token';
     this.apiKey = opts.apiKey || undefined;
-    this.badInput = new OnceLogger(opts.log ?? (() => {}));
+    const badInput = new OnceLogger(opts.log ?? (() => {}));
+    this.parser = new FrameParser(
+      () => `SMS gateway ${this.base ? hostOf(this.base) : ''}`,
+      timing.maxFrameBytes,
+      (kind, message) => {
+        this.stats.skipped++;
+        badInput.warn(kind, message);
+      },
+    );
     this.network = opts.network ?? defaultNetwork;
     try {
       this.base = baseUrl(opts.url);
@@ -196,181 +190,89 @@ export class GatewayConnection extends ManagedConnection<GatewayUser> {
   ): Promise<void> {
     const { clock } = ctx;
     const timing = this.timing;
-    return new Promise<void>((resolve, reject) => {
-      const ws = new WebSocket(url, {
-        agent: this.network.wsAgent(url),
-        handshakeTimeout: timing.requestTimeoutMs,
-        maxPayload: Math.max(timing.maxFrameBytes * 4, 1_000_000),
-        perMessageDeflate: false,
-        skipUTF8Validation: true, // checked per frame (nodes/lib/frames.ts)
-      });
-      let authed = false;
-      let finished = false;
-      let upgradeRefusal: ConnectionError | undefined;
-      let authTimer: unknown;
-      let closeTimer: unknown;
-
-      const finish = (err?: ConnectionError) => {
-        if (finished) return;
-        finished = true;
-        clock.clearTimeout(authTimer);
-        clock.clearTimeout(closeTimer);
-        ctx.signal.removeEventListener('abort', onAbort);
-        // no verdict reached (network, timeout, closing): the attempt does not count either way
-        ticket.settled();
-        if (ws.readyState !== WebSocket.CLOSED) ws.terminate();
-        if (err) reject(err);
-        else resolve();
-      };
-
-      const onAbort = () => {
-        if (ctx.stopping && ws.readyState === WebSocket.OPEN) {
-          // nothing to unsubscribe on this protocol: close politely, bounded
-          ws.close(1000);
-          closeTimer = clock.setTimeout(() => finish(), timing.closeWaitMs);
-        } else finish();
-      };
-      if (ctx.signal.aborted) return finish();
-      ctx.signal.addEventListener('abort', onAbort, { once: true });
-
-      ws.on('unexpected-response', (_req, res) => {
-        const status = res.statusCode ?? 0;
-        const retryAfter = Number(res.headers['retry-after']);
-        res.resume();
-        const reason = `WebSocket upgrade refused (HTTP ${status})`;
-        upgradeRefusal = isAuthRejection(status)
-          ? new ConnectionError(reason, { permanent: true, code: 'AUTH' })
-          : new ConnectionError(reason, {
-              code: status === 429 ? 'RATE_LIMITED' : 'UPGRADE',
-              retryAfterMs: Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter * 1000 : undefined,
+    let authed = false;
+    let authTimer: unknown;
+    const authFailed = (reason: unknown) =>
+      new ConnectionError(serverReason(reason), { permanent: true, code: 'AUTH' });
+    const socket = new SourceSocket(
+      {
+        url,
+        network: this.network,
+        timing,
+        parser: this.parser,
+        refused: (status, retryAfterMs) => {
+          const reason = `WebSocket upgrade refused (HTTP ${status})`;
+          if (isAuthRejection(status)) return new ConnectionError(reason, { permanent: true, code: 'AUTH' });
+          return new ConnectionError(reason, {
+            code: status === 429 ? 'RATE_LIMITED' : 'UPGRADE',
+            retryAfterMs,
+          });
+        },
+        failed: (err) => new ConnectionError(networkReason(err, url), { code: 'NETWORK' }),
+        closed: (code, reason) => {
+          if (code !== 1008)
+            return new ConnectionError(`connection closed (${code}${reason ? `: ${reason}` : ''})`, {
+              code: 'CLOSED',
             });
-        finish(upgradeRefusal);
-      });
-
-      ws.on('open', () => {
-        ctx.alive();
-        ctx.setPhase('authenticating');
-        ws.send(authFrame);
-        authTimer = clock.setTimeout(
-          () => finish(new ConnectionError('no answer to the auth message', { code: 'AUTH_TIMEOUT' })),
-          timing.authTimeoutMs,
-        );
-      });
-
-      ws.on('message', (data, isBinary) => {
-        if (finished) return;
-        ctx.alive();
-        const event = this.parseFrame(data, isBinary);
-        if (!event) return;
-        const type = event.type;
-        if (!authed) {
-          if (type === 'auth_ok') {
-            authed = true;
-            clock.clearTimeout(authTimer);
-            ticket.succeeded();
-            ctx.setPhase('subscribed');
-          } else if (type === 'auth_error') {
-            ticket.failed();
-            finish(new ConnectionError(serverReason(event.error), { permanent: true, code: 'AUTH' }));
-          } else if (type !== 'ping') {
-            this.skip(`before-auth:${String(type)}`, `a "${String(type)}" frame arrived before auth_ok`);
-          }
-          return;
-        }
-        if (type === 'ping' || type === 'auth_ok') return;
-        if (type === 'auth_error') {
-          finish(new ConnectionError(serverReason(event.error), { permanent: true, code: 'AUTH' }));
-          return;
-        }
-        if (!isGatewayEventType(type)) {
-          this.skip(
-            `unknown-type:${String(type).slice(0, 40)}`,
-            `unknown event type "${String(type).slice(0, 40)}"`,
-          );
-          return;
-        }
-        this.stats.events++;
-        this.dispatch(event, type, clock.now());
-      });
-
-      ws.on('close', (code, reasonBuffer) => {
-        const reason = reasonBuffer.toString('utf8').slice(0, 200);
-        if (ctx.signal.aborted) return finish();
-        if (code === 1008) {
           // Policy Violation: the gateway refused the credentials (with or without an auth_error first)
           if (!authed) ticket.failed();
-          return finish(
-            new ConnectionError(serverReason(reason || 'authentication refused'), {
-              permanent: true,
-              code: 'AUTH',
-            }),
+          return authFailed(reason || 'authentication refused');
+        },
+        onOpen: () => {
+          ctx.setPhase('authenticating');
+          socket.send(authFrame);
+          authTimer = clock.setTimeout(
+            () => socket.fail(new ConnectionError('no answer to the auth message', { code: 'AUTH_TIMEOUT' })),
+            timing.authTimeoutMs,
           );
-        }
-        finish(
-          new ConnectionError(`connection closed (${code}${reason ? `: ${reason}` : ''})`, {
-            code: 'CLOSED',
-          }),
-        );
-      });
-
-      ws.on('error', (err) => {
-        finish(
-          upgradeRefusal ??
-            (err instanceof ConnectionError
-              ? err
-              : new ConnectionError(networkReason(err, url), { code: 'NETWORK' })),
-        );
-      });
+        },
+        onFrame: (event) => {
+          const type = event.type;
+          if (!authed) {
+            if (type === 'auth_ok') {
+              authed = true;
+              clock.clearTimeout(authTimer);
+              ticket.succeeded();
+              ctx.setPhase('subscribed');
+            } else if (type === 'auth_error') {
+              ticket.failed();
+              socket.fail(authFailed(event.error));
+            } else if (type !== 'ping') {
+              this.parser.skipped(
+                `before-auth:${String(type)}`,
+                `a "${String(type)}" frame arrived before auth_ok`,
+              );
+            }
+            return;
+          }
+          if (type === 'ping' || type === 'auth_ok') return;
+          if (type === 'auth_error') return socket.fail(authFailed(event.error));
+          if (!isGatewayEventType(type)) {
+            const name = String(type).slice(0, 40);
+            this.parser.skipped(`unknown-type:${name}`, `unknown event type "${name}"`);
+            return;
+          }
+          this.stats.events++;
+          const now = clock.now();
+          fanOut(this.users, type, (t) => gatewayEnvelope(event, t, now));
+        },
+      },
+      ctx,
+    );
+    const onAbort = () => {
+      // nothing to unsubscribe on this protocol: close politely, bounded
+      if (ctx.stopping) void socket.closeGracefully();
+      else socket.terminate();
+    };
+    if (ctx.signal.aborted) onAbort();
+    else ctx.signal.addEventListener('abort', onAbort, { once: true });
+    return socket.ended.finally(() => {
+      clock.clearTimeout(authTimer);
+      ctx.signal.removeEventListener('abort', onAbort);
+      // no verdict reached (network, timeout, closing): the attempt does not count either way
+      ticket.settled();
+      socket.dispose();
     });
-  }
-
-  /** JSON object from a frame, or undefined (logged once per kind) */
-  private parseFrame(data: WebSocket.RawData, isBinary: boolean): Record<string, unknown> | undefined {
-    if (isBinary) {
-      this.skip('binary', 'binary frame skipped');
-      return undefined;
-    }
-    const buffer = frameBytes(data);
-    if (buffer.length > this.timing.maxFrameBytes) {
-      this.skip('oversized', `frame of ${buffer.length} bytes skipped (limit ${this.timing.maxFrameBytes})`);
-      return undefined;
-    }
-    if (!isUtf8Text(buffer)) {
-      this.skip('invalid-utf8', 'text frame with invalid UTF-8 skipped');
-      return undefined;
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(buffer.toString('utf8'));
-    } catch {
-      this.skip('invalid-json', 'frame with invalid JSON skipped');
-      return undefined;
-    }
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) {
-      this.skip('not-an-object', 'frame that is not a JSON object skipped');
-      return undefined;
-    }
-    return parsed as Record<string, unknown>;
-  }
-
-  private skip(kind: string, message: string): void {
-    this.stats.skipped++;
-    this.badInput.warn(kind, `SMS gateway ${this.base ? hostOf(this.base) : ''}: ${message}`);
-  }
-
-  /** Each user that wants the type gets its own envelope (payloads are never shared between flows). */
-  private dispatch(event: Record<string, unknown>, type: GatewayEventType, now: number): void {
-    let first = true;
-    for (const user of this.users) {
-      if (!user.wants(type)) continue;
-      const payload = first ? event : structuredClone(event);
-      first = false;
-      try {
-        user.deliver(gatewayEnvelope(payload, type, now));
-      } catch {
-        // a user's handler must never break the connection
-      }
-    }
   }
 }
 
