@@ -1,3 +1,4 @@
+import { nameConfigNode } from './lib/node-red';
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { registerTestEndpoint } from './lib/admin';
 import { ClusterStore, type OnError } from './lib/cluster/store';
@@ -35,6 +36,7 @@ export = function (RED: NodeAPI) {
    */
   function SmsCluster(this: ClusterNode, config: ClusterDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     const credentials = this.credentials ?? {};
     this.store = new ClusterStore(

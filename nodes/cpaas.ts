@@ -14,7 +14,7 @@ import { DESTINATIONS } from './lib/destinations';
 import { Network, proxyChoice } from './lib/proxy';
 import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
 import { attachSource } from './lib/source-node';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 
 interface KandyCpaasDef extends NodeDef {
   url?: string;
@@ -59,6 +59,7 @@ export = function (RED: NodeAPI) {
   /** Kandy / Ribbon CPaaS account: the token, and ONE notification channel shared by every `cpaas in`. */
   function KandyCpaas(this: KandyCpaasNode, config: KandyCpaasDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     this.identity = configIdentity(String(config.url ?? ''), String(config.clientId ?? '').trim());
     testEndpoint.deployed(this, config);
     this.account = new CpaasAccount(

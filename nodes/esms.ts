@@ -11,7 +11,7 @@ import { testEsmsConnection } from './lib/esms/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
 import { typeFilter } from './lib/session/fanout';
 import { attachSource, showState } from './lib/source-node';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 
 interface EsmsCredentials {
   accessToken?: string;
@@ -50,6 +50,7 @@ export = function (RED: NodeAPI) {
   /** eSMS Africa account: owns the ONE WebSocket (cookie-authenticated) shared by every `esms in`. */
   function EsmsAfrica(this: EsmsAfricaNode, config: EsmsAfricaDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_ESMS_URL;
     this.identity = configIdentity(this.url);

@@ -8,7 +8,7 @@ import { testPbxwareConnection } from './lib/pbxware/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
 import type { SmsProvider } from './lib/sms/provider';
 import { attachSink, sinkOptions, type SinkConfig } from './lib/sms/sink-node';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 
 interface PbxwareCredentials {
   apiKey?: string;
@@ -52,6 +52,7 @@ export = function (RED: NodeAPI) {
   /** PBXware server: URL, tenant (server) id, API style; the API key is a credential. */
   function PbxwareServer(this: PbxwareServerNode, config: PbxwareServerDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim();
     this.tenant = config.tenant === undefined || config.tenant === null ? '' : String(config.tenant).trim();

@@ -10,7 +10,7 @@ import { PrivmxConnection, privmxTiming } from './lib/privmx/connection';
 import { parseSelection, PrivmxSubscriber } from './lib/privmx/subscriber';
 import { testPrivmxBridge } from './lib/privmx/test-connection';
 import { attachSource, showState } from './lib/source-node';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 import { Network, proxyChoice } from './lib/proxy';
 
 interface BridgeCredentials {
@@ -51,6 +51,7 @@ export = function (RED: NodeAPI) {
 
   function PrivmxBridgeNode(this: BridgeNode, config: BridgeDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     const credentials = this.credentials ?? {};
     this.identity = configIdentity(

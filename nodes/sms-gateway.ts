@@ -15,7 +15,7 @@ import { gatewayStatus } from './lib/sms-gateway/status';
 import { testGateway } from './lib/sms-gateway/test-connection';
 import { Network, proxyChoice } from './lib/proxy';
 import { attachSource } from './lib/source-node';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 
 interface GatewayCredentials {
   apiKey?: string;
@@ -71,6 +71,7 @@ export = function (RED: NodeAPI) {
    */
   function SmsGateway(this: GatewayNode, config: GatewayDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     this.url = (config.url || '').trim() || DEFAULT_GATEWAY_URL;
     this.from = (config.from || '').trim();

@@ -11,7 +11,7 @@ import {
   type SmsapiSendOptions,
   testSmsapiAccount,
 } from './lib/smsapi/provider';
-import { translator } from './lib/node-red';
+import { nameConfigNode, translator } from './lib/node-red';
 
 interface SmsapiCredentials {
   token?: string;
@@ -57,6 +57,7 @@ export = function (RED: NodeAPI) {
   /** smsapi-account: service URL, default sender name, test mode; the OAuth token is a credential. */
   function SmsapiAccountConfig(this: SmsapiAccountNode, config: SmsapiAccountDef) {
     RED.nodes.createNode(this, config);
+    nameConfigNode(this, config.url);
     testEndpoint.deployed(this, config);
     this.account = {
       url: (config.url || '').trim(),

@@ -24,3 +24,19 @@ export interface Translator {
 export function translator(RED: Translator): Translate {
   return (key, params) => RED._(key, params as Record<string, string | number> | undefined);
 }
+
+/**
+ * An unnamed config node gets a name from its type and host ("privmx-bridge bridge.example.com"), so
+ * its warnings in the log and the debug sidebar say which server they are about instead of a bare id.
+ * Only the host is used: a URL's `user:pass@`, path and query never reach a log.
+ */
+export function nameConfigNode(node: { name?: string; type: string }, url: unknown): void {
+  if (node.name) return;
+  let host = '';
+  try {
+    host = new URL(String(url ?? '').trim()).host;
+  } catch {
+    // an invalid URL is reported by the node itself; the name stays the type
+  }
+  node.name = host ? `${node.type} ${host}` : node.type;
+}
