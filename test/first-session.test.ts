@@ -3,7 +3,7 @@ import smsapiNode from '../nodes/smsapi';
 import { resetTuning, tuning } from '../nodes/lib/tuning';
 import { FakeSmsapi } from './fakes/smsapi';
 import { helper, waitFor } from './helpers';
-import { ManualClock } from './lib/manual-clock';
+import { ManualClock } from './clock';
 
 /**
  * What a new user meets first, through Node-RED against the fake SMSAPI: an event with no Message
@@ -104,7 +104,7 @@ describe('a new user’s first session (smsapi out)', function () {
     assert.equal(statuses.at(-1)?.fill, 'green');
     assert.equal(fake.smsRequests.length, 1);
     // the window ends: the same text is sent once more, then the next duplicate warns with the count
-    await clock.advance(60_000);
+    await clock.advanceAsync(60_000);
     s.receive({ ...EVENT });
     await waitFor(() => sent.length === 2, 5000, 'sent again after the window');
     s.receive({ ...EVENT });

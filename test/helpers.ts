@@ -61,9 +61,6 @@ export function activeResources(): Record<string, number> {
   return counts;
 }
 
-/** @deprecated import { CountingClock } from './clock' (kept so older imports still compile) */
-export { CountingClock } from './clock';
-
 // ------------------------------------------------------------------------------------ Node-RED
 
 export type NodeModule = (RED: NodeAPI) => void;

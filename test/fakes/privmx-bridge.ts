@@ -30,9 +30,6 @@ export const DEFAULT_KEY_SCOPES = [
   'kvdb',
 ];
 
-/** @deprecated use RpcCode (nodes/lib/privmx/jsonrpc) — kept so older imports still compile */
-export const ErrorCode = RpcCode;
-
 /** The Bridge's own message for each code. */
 const MESSAGES: Record<number, string> = {
   [RpcCode.PARSE_ERROR]: 'Parse error',

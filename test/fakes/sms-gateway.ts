@@ -665,9 +665,6 @@ function readBody(req: http.IncomingMessage, max: number): Promise<string | unde
   });
 }
 
-/** @deprecated import { ManualClock } from '../clock' (kept so older imports still compile) */
-export { ManualClock } from '../clock';
-
 /** the most timestamps inside any window of `windowMs` (the gateway's sliding 5-minute count) */
 export function maxInWindow(times: readonly number[], windowMs = 5 * 60_000): number {
   const sorted = [...times].sort((a, b) => a - b);
