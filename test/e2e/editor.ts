@@ -14,7 +14,9 @@ const LOOPBACK_URL = /^(https?|wss?):\/\/(127\.0\.0\.1|localhost|\[::1\])(:\d+)?
 /** Chromium with a throwaway profile; every request to a non-loopback host is aborted. */
 export async function launchBrowser(profileDir: string): Promise<BrowserContext> {
   if (!fs.existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} not found: run scripts/install-chromium.sh (or set CHROMIUM_PATH)`);
+    throw new Error(
+      `${CHROMIUM} not found: run scripts/install-debian-package.sh chromium /usr/bin/chromium (or set CHROMIUM_PATH)`,
+    );
   }
   const context = await chromium.launchPersistentContext(profileDir, {
     executablePath: CHROMIUM,
