@@ -41,7 +41,7 @@ export const DEMO_IDS = {
 export type FlowNode = Record<string, unknown> & { id: string; type: string };
 
 export interface DemoOptions {
-  /** Node-RED port (default $PORT or 1880) */
+  /** Node-RED port (default $PORT or 1880); 0 = a free one, chosen after the simulators listen */
   port?: number;
   /** fake Bridge port (default 9111, else an ephemeral one) */
   bridgePort?: number;
@@ -241,6 +241,17 @@ function portFree(port: number): Promise<boolean> {
   });
 }
 
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
 async function startBridge(port: number, intervalMs: number): Promise<FakePrivmxBridge> {
   const opts = { demo: true, demoIntervalMs: intervalMs, apiKeys: [DEMO_API_KEY] };
   try {
@@ -327,8 +338,8 @@ async function waitForNodeRed(url: string, child: ChildProcess, timeoutMs: numbe
 }
 
 export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> {
-  const port = options.port ?? Number(process.env.PORT || 1880);
-  if (!(await portFree(port))) {
+  let port = options.port ?? Number(process.env.PORT || 1880);
+  if (port !== 0 && !(await portFree(port))) {
     throw new Error(`port ${port} on 127.0.0.1 is in use: stop what uses it or run with PORT=<another port>`);
   }
   if (!fs.existsSync(path.join(ROOT, 'dist', 'nodes', 'privmx.js'))) {
@@ -343,6 +354,8 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
       : await startSmsapi(options.smsapiPort ?? DEMO_SMSAPI_PORT, (sms) => {
           if (printSms) console.log(`[SMSAPI simulator] SMS to ${sms.to}: ${sms.message}`);
         });
+  // chosen only now: a port picked before the simulators started could be handed to one of them
+  if (port === 0) port = await freePort();
   const flow = demoFlow(bridge.url, options.debugToConsole ?? false);
   if (smsapi) addSmsSide(flow, smsapi.url);
   options.extendFlow?.(flow, DEMO_IDS);
@@ -370,10 +383,12 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
       env: { ...process.env, NODE_OPTIONS: '' },
     },
   );
+  // without inherited output, keep the pipes drained and the last lines for an error
+  let tail = '';
   if (options.inheritOutput === false) {
-    // keep the pipes drained
-    child.stdout?.resume();
-    child.stderr?.resume();
+    const keep = (chunk: Buffer) => (tail = (tail + chunk.toString()).slice(-2_000));
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
   }
   const url = `http://127.0.0.1:${port}/`;
   let stopped = false;
@@ -394,6 +409,7 @@ export async function startDemo(options: DemoOptions = {}): Promise<DemoHandle> 
     await waitForNodeRed(url, child, options.startTimeoutMs ?? 60_000);
   } catch (err) {
     await stop();
+    if (tail) (err as Error).message += `\nNode-RED's last output:\n${tail}`;
     throw err;
   }
   return { url, port, bridge, smsapi, userDir, child, stop };

@@ -7,7 +7,7 @@ import assert from 'assert';
 import fs from 'fs';
 import path from 'path';
 import { Editor } from './editor';
-import { REPO, curate, delay, freePort, makeTempDir, removeDir, waitFor } from './harness';
+import { REPO, curate, delay, makeTempDir, removeDir, waitFor } from './harness';
 import { CATEGORY_ID } from './node-types';
 import { atTeardown, e2eEnv, type E2eEnv } from './suite';
 
@@ -19,6 +19,7 @@ const demoReady =
 interface DemoOptions {
   port?: number;
   bridgePort?: number;
+  smsapiPort?: number;
   userDir?: string;
   demoIntervalMs?: number;
   inheritOutput?: boolean;
@@ -39,8 +40,14 @@ interface DemoHandle {
     const { startDemo } = require(DEMO) as { startDemo: (options: DemoOptions) => Promise<DemoHandle> };
     const userDir = makeTempDir('sms-notify-e2e-demo-');
     atTeardown(() => removeDir(userDir));
-    const port = await freePort();
-    demo = await startDemo({ port, bridgePort: 0, userDir, demoIntervalMs: 1000, inheritOutput: false });
+    demo = await startDemo({
+      port: 0,
+      bridgePort: 0,
+      smsapiPort: 0,
+      userDir,
+      demoIntervalMs: 1000,
+      inheritOutput: false,
+    });
     atTeardown(() => demo.stop());
     const page = await env.context.newPage();
     await page.setViewportSize({ width: 1280, height: 720 });

@@ -8,7 +8,7 @@ import fs from 'fs';
 import path from 'path';
 import type { Page } from 'playwright-core';
 import { Editor } from './editor';
-import { REPO, freePort, makeTempDir, removeDir, waitFor } from './harness';
+import { REPO, makeTempDir, removeDir, waitFor } from './harness';
 import { atTeardown, e2eEnv, type E2eEnv } from './suite';
 
 const DEMO = path.join(REPO, 'scripts', 'demo.ts');
@@ -76,8 +76,14 @@ function statusText(page: Page, id: string): Promise<string> {
     mod = require(DEMO) as DemoModule;
     const userDir = makeTempDir('sms-notify-e2e-first-');
     atTeardown(() => removeDir(userDir));
-    const port = await freePort();
-    demo = await mod.startDemo({ port, bridgePort: 0, userDir, demoIntervalMs: 1000, inheritOutput: false });
+    demo = await mod.startDemo({
+      port: 0,
+      bridgePort: 0,
+      smsapiPort: 0,
+      userDir,
+      demoIntervalMs: 1000,
+      inheritOutput: false,
+    });
     atTeardown(() => demo.stop());
     const page = await env.context.newPage();
     await page.setViewportSize({ width: 1400, height: 900 });
