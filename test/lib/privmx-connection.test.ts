@@ -182,6 +182,45 @@ describe('lib/privmx PrivmxConnection against the fake Bridge', function () {
     assert.strictEqual(fake.socketCount, 1);
   });
 
+  it('frames ws has already read are held unparsed after a pause: at most burstFrames become events per tick', async () => {
+    ({ fake, keyId, secret } = await startFakeBridge());
+    const c = connect({ burstFrames: 16 });
+    const u = new User(['thread']);
+    let batch = 0;
+    let largest = 0;
+    const deliver = u.deliver.bind(u);
+    u.deliver = (msg) => {
+      // one synchronous run of the socket's handlers: counted until the next tick
+      if (batch++ === 0) process.nextTick(() => ((largest = Math.max(largest, batch)), (batch = 0)));
+      deliver(msg);
+    };
+    c.register(u);
+    await waitFor(() => c.state.phase === 'subscribed');
+    for (let i = 0; i < 3000; i++) fake.emit(fakeEvents.threadNewMessage({ id: String(i) }));
+    await waitFor(() => u.events.length === 3000, 5000, 'all events');
+    assert.ok(
+      u.events.every((e, i) => e.id === String(i)),
+      'in order',
+    );
+    assert.ok(largest >= 1 && largest <= 16, `at most 16 events in one tick, got ${largest}`);
+  });
+
+  it('frames held at a pause are all delivered, in order, when the Bridge closes the link right after them', async () => {
+    ({ fake, keyId, secret } = await startFakeBridge());
+    const c = connect({ burstFrames: 4 });
+    const u = new User(['thread']);
+    c.register(u);
+    await waitFor(() => c.state.phase === 'subscribed');
+    for (let i = 0; i < 500; i++) fake.emit(fakeEvents.threadNewMessage({ id: String(i) }));
+    fake.closeAll(1012, 'service restart');
+    await waitFor(() => u.events.length === 500, 5000, 'all events before the close');
+    assert.ok(
+      u.events.every((e, i) => e.id === String(i)),
+      'in order',
+    );
+    await waitFor(() => c.state.phase === 'subscribed' && fake.stats.connections === 2, 5000, 'reconnected');
+  });
+
   it('users registered while authenticating are subscribed too', async () => {
     ({ fake, keyId, secret } = await startFakeBridge({ responseJitterMs: 20 }));
     const c = connect();

@@ -52,6 +52,9 @@ export class SourceSocket {
   /** frames read in this tick; after burstFrames the socket pauses until the flow had its turn */
   private burst = 0;
   private burstPaused = false;
+  /** frames ws emitted while we were paused, not parsed yet (at most what it had read) */
+  private held: ({ data: WebSocket.RawData; isBinary: boolean } | undefined)[] = [];
+  private heldFrom = 0;
   private releaseHandle: NodeJS.Immediate | undefined;
   /** not reading because the flow downstream is behind */
   private flowPaused = false;
@@ -110,6 +113,7 @@ export class SourceSocket {
       this.fail(err instanceof ConnectionError ? err : spec.failed(err)),
     );
     this.ws.on('close', (code: number, reason: Buffer) => {
+      this.flushHeld();
       this.finished = true;
       this.closeWaiter?.();
       if (ctx.signal.aborted) return this.settle();
@@ -163,6 +167,8 @@ export class SourceSocket {
     this.ctx.clock.clearTimeout(this.stallTimer);
     if (this.releaseHandle !== undefined) clearImmediate(this.releaseHandle);
     this.releaseHandle = undefined;
+    this.held = [];
+    this.heldFrom = 0;
     this.ws.removeAllListeners();
     this.ws.on('error', () => undefined);
     if (this.ws.readyState !== WebSocket.CLOSED) this.ws.terminate();
@@ -175,7 +181,16 @@ export class SourceSocket {
   private readonly handleMessage = (data: WebSocket.RawData, isBinary: boolean): void => {
     if (this.finished) return;
     this.ctx.alive();
-    // first hop: after a burst in one tick, stop reading until the flow had its turn
+    // ws goes on emitting the rest of the chunk it has read after a pause: hold those frames unparsed
+    if (this.burstPaused || this.flowPaused || this.held.length > this.heldFrom) {
+      this.held.push({ data, isBinary });
+      return;
+    }
+    this.take(data, isBinary);
+  };
+
+  /** Parse one frame and hand it on; after burstFrames in one tick, stop until the flow had its turn. */
+  private take(data: WebSocket.RawData, isBinary: boolean): void {
     if (this.burst++ === 0) this.releaseHandle = setImmediate(this.release);
     else if (this.burst >= this.spec.timing.burstFrames && !this.burstPaused) {
       this.burstPaused = true;
@@ -185,18 +200,43 @@ export class SourceSocket {
     }
     // the flow fell behind before we were subscribed: pause now
     if (this.pressure.behind && !this.flowPaused) this.followFlow(true);
+    this.parse(data, isBinary);
+  }
+
+  private parse(data: WebSocket.RawData, isBinary: boolean): void {
     const frame = this.spec.parser.parse(data, isBinary);
     if (frame !== undefined) this.spec.onFrame(frame);
-  };
+  }
+
+  /** The link ended: the frames it delivered before are read now, whatever the flow's backlog. */
+  private flushHeld(): void {
+    const held = this.held;
+    const from = this.heldFrom;
+    this.held = [];
+    this.heldFrom = 0;
+    for (let i = from; i < held.length; i++) this.parse(held[i]!.data, held[i]!.isBinary);
+  }
 
   private readonly release = (): void => {
     this.releaseHandle = undefined;
     this.burst = 0;
-    if (this.burstPaused) {
-      this.burstPaused = false;
-      if (!this.flowPaused) this.ws.resume();
-    }
+    this.burstPaused = false;
+    this.readOn();
   };
+
+  /** Take the held frames (in order, a burst at a time), then read the socket again. */
+  private readOn(): void {
+    while (this.held.length > this.heldFrom && !this.burstPaused && !this.flowPaused && !this.finished) {
+      const next = this.held[this.heldFrom];
+      this.held[this.heldFrom++] = undefined;
+      this.take(next!.data, next!.isBinary);
+    }
+    if (this.heldFrom === this.held.length) {
+      this.held.length = 0;
+      this.heldFrom = 0;
+      if (!this.burstPaused && !this.flowPaused && !this.finished) this.ws.resume();
+    }
+  }
 
   /**
    * Stop reading while the flow is behind, read again when it caught up. Nothing is lost or
@@ -211,8 +251,9 @@ export class SourceSocket {
     if (behind) {
       this.ws.pause();
       this.watchStall(this.pressure.completed);
-    } else if (!this.burstPaused) this.ws.resume();
+    }
     this.ctx.flowPaused(behind);
+    if (!behind && !this.burstPaused) this.readOn();
   };
 
   private watchStall(completedBefore: number): void {
