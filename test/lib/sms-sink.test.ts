@@ -1,3 +1,5 @@
+import fs from 'fs';
+import path from 'path';
 import assert from 'node:assert/strict';
 import type { SinkShared } from '../../nodes/lib/cluster/nodes';
 import { SmsError } from '../../nodes/lib/sms/errors';
@@ -730,19 +732,41 @@ describe('sms sink: bounds on one message', function () {
 });
 
 describe('lib/sms memoTranslate', () => {
-  it('translates a key again only when its parameters change', () => {
+  it('translates each key once per set of other parameters; the count is put in after', () => {
     const calls: string[] = [];
     const t = memoTranslate((key, params) => {
-      calls.push(key);
-      return `${key}:${params ? JSON.stringify(params) : ''}`;
+      calls.push(`${key} ${JSON.stringify(params ?? {})}`);
+      const p = (params ?? {}) as Record<string, unknown>;
+      return `${key} ${String(p.count ?? '')}${p.code ? ` (${String(p.code)})` : ''}`.trim();
     });
-    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
-    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
-    assert.equal(t('failed', { count: 1 }), 'failed:{"count":1}');
-    assert.equal(t('sent', { count: 1 }), 'sent:{"count":1}');
-    assert.equal(t('sent', { count: 2 }), 'sent:{"count":2}');
-    assert.equal(t('test'), 'test:');
-    assert.equal(t('test'), 'test:');
-    assert.deepStrictEqual(calls, ['sent', 'failed', 'sent', 'test']);
+    assert.equal(t('sent', { count: 1 }), 'sent 1');
+    assert.equal(t('sent', { count: 2 }), 'sent 2');
+    assert.equal(t('sent', { count: 41 }), 'sent 41');
+    assert.equal(t('failedCode', { count: 1, code: 'SMS_AUTH' }), 'failedCode 1 (SMS_AUTH)');
+    assert.equal(t('failedCode', { count: 2, code: 'SMS_AUTH' }), 'failedCode 2 (SMS_AUTH)');
+    assert.equal(t('failedCode', { count: 3, code: 'SMS_NETWORK' }), 'failedCode 3 (SMS_NETWORK)');
+    assert.equal(t('test'), 'test');
+    assert.equal(t('test'), 'test');
+    // the translator saw a marker, never a number: one call per key and other parameters
+    assert.equal(calls.length, 4);
+    assert.ok(
+      calls.every((c) => !/"count":\d/.test(c)),
+      calls.join('\n'),
+    );
+  });
+
+  it('the status keys with a count are count labels in every catalog (no plural forms to choose)', () => {
+    for (const lang of ['en-US', 'pl']) {
+      const catalog = JSON.parse(
+        fs.readFileSync(path.join(__dirname, '../../nodes/locales', lang, 'common.json'), 'utf8'),
+      ) as { status: Record<string, string>; sink: Record<string, string> };
+      const keys = [...Object.keys(catalog.status), ...Object.keys(catalog.sink)];
+      assert.ok(keys.includes('sent') && keys.includes('pending'), lang);
+      assert.deepStrictEqual(
+        keys.filter((k) => /_(zero|one|two|few|many|other)$/.test(k)),
+        [],
+        `${lang}: plural variants of a status key`,
+      );
+    }
   });
 });
