@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { SmsError } from '../../nodes/lib/sms/errors';
 import type { SmsSendRequest } from '../../nodes/lib/sms/provider';
 import {
@@ -149,6 +151,30 @@ describe('lib/smsapi provider', function () {
       (e: SmsError) => e.code === 'SMS_CONFIG',
     );
     assert.equal(fake.smsRequests.length, 0);
+  });
+
+  it('a redirect is never followed with the token, not even to the same host: a clear, permanent error', async () => {
+    const seen: { url?: string; auth?: string }[] = [];
+    const server = http.createServer((req, res) => {
+      seen.push({ url: req.url, auth: req.headers.authorization });
+      req.resume();
+      if (req.url?.startsWith('/moved'))
+        res.end('{"count":1,"list":[{"id":"x","points":1,"status":"QUEUE"}]}');
+      else res.writeHead(307, { location: '/moved' + (req.url ?? '') }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = server.address() as AddressInfo;
+      const p = new SmsapiProvider({ url: `http://127.0.0.1:${port}`, token: 'tok' });
+      await assert.rejects(
+        p.send(request(), new AbortController().signal),
+        (e: SmsError) => e.code === 'SMS_PROVIDER' && !e.transient && /redirect/.test(e.message),
+      );
+      assert.equal(seen.length, 1, 'one request, to the configured address');
+      assert.ok(!seen.some((r) => r.url?.startsWith('/moved')), 'the redirect was not followed');
+    } finally {
+      server.close();
+    }
   });
 
   it('an unreachable service is SMS_NETWORK (transient)', async () => {

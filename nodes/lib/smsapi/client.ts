@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import vm from 'node:vm';
 import { SMSAPI } from 'smsapi';
-import type { Network } from '../proxy';
+import { defaultNetwork, type Network } from '../proxy';
 
 /**
  * The official `smsapi` client with the fetch of one config node's Network (proxy or direct).
@@ -11,7 +11,11 @@ import type { Network } from '../proxy';
  * one self-contained CommonJS file is evaluated once more with `fetch` bound as a function parameter
  * (vm.compileFunction, the same wrapper Node's own module loader uses): the client's code is
  * unchanged, only the name `fetch` inside it means this Network's fetch. One copy per Network,
- * created on first use; without a Network the normally loaded client is used.
+ * created on first use.
+ *
+ * That fetch refuses redirects (`redirect: 'error'`): the token never follows one, not even to the
+ * same host, like every other request of this package that carries a secret. It also spares fetch a
+ * copy of every request body (it clones a request it might have to send again after a redirect).
  */
 type SmsapiExports = { SMSAPI: typeof SMSAPI };
 type ModuleFactory = (
@@ -40,14 +44,15 @@ function clientClassFor(network: Network): typeof SMSAPI {
     factory ??= compile();
     const module = { exports: {} as SmsapiExports };
     const filename = require.resolve('smsapi');
-    factory(module.exports, require, module, filename, filename.replace(/[\\/][^\\/]*$/, ''), network.fetch);
+    const noRedirects: typeof fetch = (input, init) => network.fetch(input, { ...init, redirect: 'error' });
+    factory(module.exports, require, module, filename, filename.replace(/[\\/][^\\/]*$/, ''), noRedirects);
     copy = module.exports.SMSAPI;
     copies.set(network, copy);
   }
   return copy;
 }
 
-export function smsapiClient(token: string, url: string, network?: Network): SMSAPI {
-  const Client = network ? clientClassFor(network) : SMSAPI;
+export function smsapiClient(token: string, url: string, network: Network = defaultNetwork): SMSAPI {
+  const Client = clientClassFor(network);
   return new Client(token, url);
 }

@@ -157,6 +157,14 @@ function invalidNumbers(data: ClientError['data']): string {
   return `: ${numbers.join(', ')}`;
 }
 
+/** fetch's way of saying it refused a redirect (the client's fetch is `redirect: 'error'`) */
+function isRefusedRedirect(err: unknown): boolean {
+  const e = err as { name?: string; message?: string; cause?: { message?: unknown } } | undefined;
+  return (
+    e?.name === 'TypeError' && e.message === 'fetch failed' && /redirect/i.test(String(e.cause?.message))
+  );
+}
+
 /** Classify anything the official client throws. Messages carry the server's text, never the token. */
 export function mapSmsapiError(err: unknown): SmsError {
   if (err instanceof SmsError) return err;
@@ -184,6 +192,11 @@ export function mapSmsapiError(err: unknown): SmsError {
       return new SmsError('SMS_PROVIDER', message, { status, transient: true, ambiguous: true });
     return new SmsError('SMS_PROVIDER', message, { status });
   }
+  if (isRefusedRedirect(err))
+    return new SmsError(
+      'SMS_PROVIDER',
+      'SMSAPI answered with a redirect, which requests carrying the token never follow: check the service URL',
+    );
   if (isProxyAuthError(err) || (e.name === 'TypeError' && e.message === 'fetch failed'))
     return fromFetchFailure(err, 'SMSAPI');
   if (e.name === 'AbortError' || e.name === 'TimeoutError') return fromFetchFailure(err, 'SMSAPI');
