@@ -49,8 +49,12 @@ describe('lib/privmx raw pre-filter (needles)', () => {
     assert.ok(f.mightWant(newMessage(T1)));
     assert.ok(f.mightWant(newMessage(T2)));
     assert.ok(!f.mightWant(stats(T1)));
-    // a selected type that is a prefix of the frame's type is no match
+    // a selected type that is a prefix or a suffix of the frame's type is no match
     assert.ok(!filter(user(['threadNew'], [])).f.mightWant(newMessage(T1)));
+    assert.ok(!filter(user(['NewMessage'], [])).f.mightWant(newMessage(T1)));
+    // …but the whole "type" found after an unquoted occurrence is
+    const later = Buffer.from('{"note":"aNewMessage","type":"NewMessage"}');
+    assert.ok(filter(user(['NewMessage'], [])).f.mightWant(later));
   });
 
   it('containers only: a frame is kept when it holds a selected id', () => {
