@@ -436,8 +436,9 @@ export function renderMarkdown(r: Report): string {
         'once more per event (`websocket in` → `json` → `switch` is one hop more than `privmx in` → ' +
         '`event filter`) plus the `json` node. With both flows bound by the same per-hop cost, the (c)/(b) ratio ' +
         'cannot grow much beyond about 2× unless Node-RED itself gets cheaper.',
-      "- (d) avoids Node-RED's machinery for the 90% of events that do not match: it costs `JSON.parse` plus " +
-        'about 0.25 µs per event in the connection and the pre-filter (measured outside Node-RED).',
+      "- (d) avoids Node-RED's machinery for the 90% of events that do not match, and their `JSON.parse` too: " +
+        'the connection rejects them from their bytes (a search for the selected type and thread id), ' +
+        'which costs less than the parse a bare client pays for every frame.',
       '- `smsapi out`: per SMS, the largest single cost is the official `smsapi` client on `fetch` (about 0.2 ms ' +
         "of CPU per request, several times a bare `http.request`); the status text was next (Node-RED's " +
         'i18next, ~20 µs per translation with a count, three per SMS) and is now memoised per key, which halved it. ' +

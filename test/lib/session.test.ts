@@ -35,6 +35,37 @@ describe('lib/session frame parser (one order for every source)', () => {
   });
 });
 
+describe('lib/session frame parser prefilter ("might anyone want this?")', () => {
+  it('is asked after the binary and size checks, before UTF-8 and JSON; a rejected frame is counted, not reported', () => {
+    const seen: string[] = [];
+    const skipped: string[] = [];
+    const p = new FrameParser(
+      () => 'Test',
+      32,
+      (kind) => skipped.push(kind),
+      (bytes) => {
+        seen.push(bytes.toString('latin1'));
+        return bytes.includes('"keep"');
+      },
+    );
+    assert.strictEqual(p.parse(Buffer.from('{"drop":1}'), true), undefined);
+    assert.strictEqual(p.parse(Buffer.from('{"drop":"' + 'x'.repeat(40) + '"}'), false), undefined);
+    assert.deepStrictEqual(skipped, ['binary', 'oversized']);
+    assert.deepStrictEqual(seen, [], 'binary and oversized frames never reach the prefilter');
+    // invalid UTF-8 and invalid JSON nobody wants: dropped silently, never checked or parsed
+    assert.strictEqual(p.parse(Buffer.from([0x7b, 0xff, 0x7d]), false), undefined);
+    assert.strictEqual(p.parse(Buffer.from('{oops'), false), undefined);
+    assert.deepStrictEqual(skipped, ['binary', 'oversized']);
+    assert.strictEqual(p.rejected, 2);
+    // fragments reach it as one buffer; a kept frame goes on through every check
+    assert.deepStrictEqual(p.parse([Buffer.from('{"keep"'), Buffer.from(':1}')], false), { keep: 1 });
+    assert.strictEqual(seen[seen.length - 1], '{"keep":1}');
+    assert.strictEqual(p.parse(Buffer.from('{"keep":'), false), undefined);
+    assert.deepStrictEqual(skipped, ['binary', 'oversized', 'invalid-json']);
+    assert.strictEqual(p.rejected, 2);
+  });
+});
+
 describe('lib/session fan-out (one user contract)', () => {
   function user(wants: (e: string) => boolean, onDeliver?: (m: EventMessage) => void) {
     const got: EventMessage[] = [];

@@ -74,6 +74,8 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> {
   private session: PrivmxSession | undefined;
   private endpointsCache: PrivmxEndpoints | undefined;
   private lastReason: string | undefined;
+  /** frames rejected unparsed by the sessions that ended */
+  private rejectedBefore = 0;
 
   constructor(
     readonly settings: PrivmxSettings,
@@ -106,6 +108,11 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> {
     return desiredChannels(this.users);
   }
 
+  /** Frames rejected from their bytes, never parsed, because no registered node could want them. */
+  get rejectedFrames(): number {
+    return this.rejectedBefore + (this.session?.rejectedFrames ?? 0);
+  }
+
   /** Channels currently subscribed on the socket (for tests and diagnostics). */
   get subscribedChannels(): PrivmxChannel[] {
     return this.session ? this.session.channels : [];
@@ -123,6 +130,7 @@ export class PrivmxConnection extends ManagedConnection<PrivmxUser> {
     try {
       await session.run();
     } finally {
+      this.rejectedBefore += session.rejectedFrames;
       if (this.session === session) this.session = undefined;
     }
   }

@@ -7,6 +7,7 @@ import { CHANNELS, isChannel, isKnownType, PrivmxChannel } from './envelope';
 import { coversSolution, PrivmxEndpoints, solutionScope, toConnectionError } from './endpoints';
 import { JsonRpcClient, JsonRpcError, RpcCode, RpcTransportError } from './jsonrpc';
 import type { PrivmxLog, PrivmxOptions, PrivmxSettings } from './connection';
+import { RawFilter } from './raw-filter';
 import { Notification, PrivmxUser } from './subscriber';
 import { TokenPair, TokenStore, toTokens } from './tokens';
 
@@ -42,6 +43,9 @@ export class PrivmxSession {
   private readonly rpc: JsonRpcClient;
   private readonly subscribed = new Set<PrivmxChannel>();
   private readonly note = new Notification();
+  /** rejects, from their bytes, the frames no registered node could want */
+  private readonly raw: RawFilter;
+  private readonly parser: FrameParser;
   private ops: Promise<void> = Promise.resolve();
   /** establish() is queued: from now on a change of the users is a request queued behind it */
   private establishing = false;
@@ -52,16 +56,20 @@ export class PrivmxSession {
     private readonly ctx: SessionContext,
   ) {
     const { options, endpoints, log } = deps;
+    this.raw = new RawFilter(deps.users);
+    this.parser = new FrameParser(
+      () => 'PrivMX Bridge',
+      options.maxFrameBytes,
+      (kind, m) => log.warn(kind, m),
+      // every frame is parsed during the handshake and while an answer is awaited
+      (bytes) => !this.ctx.subscribed || this.rpc.pendingCount > 0 || this.raw.mightWant(bytes),
+    );
     this.socket = new SourceSocket(
       {
         url: endpoints.wsUrl,
         network: deps.settings.network ?? defaultNetwork,
         timing: options,
-        parser: new FrameParser(
-          () => 'PrivMX Bridge',
-          options.maxFrameBytes,
-          (kind, m) => log.warn(kind, m),
-        ),
+        parser: this.parser,
         refused: (status) => {
           const permanent = status === 401 || status === 403 || status === 404;
           return new ConnectionError(`HTTP ${status} from ${endpoints.display} (WebSocket upgrade refused)`, {
@@ -110,6 +118,11 @@ export class PrivmxSession {
     return CHANNELS.filter((c) => this.subscribed.has(c));
   }
 
+  /** frames rejected from their bytes, unparsed: no registered node could want them */
+  get rejectedFrames(): number {
+    return this.parser.rejected;
+  }
+
   /**
    * The set of users changed: subscribe/unsubscribe the difference on this socket. Before the socket is
    * open and establish() is queued there is nothing to change: establish() reads the users when it runs
@@ -117,6 +130,7 @@ export class PrivmxSession {
    * queues behind establish() and goes out on the authenticated socket.
    */
   sync(): void {
+    this.raw.changed(); // the raw pre-filter follows the new set at once
     if (!this.establishing || this.over) return;
     this.enqueue(() => this.reconcile()).catch((err) => this.fail(err));
   }

@@ -129,9 +129,20 @@ export function wireChannels(channels: readonly PrivmxChannel[]): PrivmxChannel[
   return CHANNELS.filter((c) => wanted.has(c));
 }
 
+/** The part of a selection the raw pre-filter searches a frame's bytes for (raw-filter.ts). */
+export interface TypeAndContainerSelection {
+  readonly types: readonly string[];
+  readonly containerIds: readonly string[];
+}
+
 export interface PrivmxUser extends SourceUser<Notification> {
   /** channels this user needs subscribed (the connection subscribes the union) */
   readonly channels: readonly PrivmxChannel[];
+  /**
+   * The types and containers `wants` restricts itself to, if it does: frames holding none of them are
+   * rejected from their bytes, unparsed. Absent = this user may want any frame.
+   */
+  readonly selection?: TypeAndContainerSelection;
 }
 
 /**
@@ -146,7 +157,7 @@ export class PrivmxSubscriber implements PrivmxUser {
   private readonly containers: ReadonlySet<string> | undefined;
 
   constructor(
-    selection: PrivmxSelection,
+    readonly selection: PrivmxSelection,
     private readonly emit: (msg: EventMessage) => void,
     private readonly stateChanged: (state: ConnectionState) => void,
   ) {

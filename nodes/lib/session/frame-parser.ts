@@ -8,9 +8,17 @@ export type Frame = Record<string, unknown>;
 export type SkipReport = (kind: string, message: string) => void;
 
 /**
+ * "Might anyone want this frame?", asked of its raw bytes before they are checked and parsed. A source
+ * that knows what its nodes selected answers false for frames nobody could want; those are dropped
+ * silently (not wanted is not an error). It must never answer false for a wanted frame.
+ */
+export type Prefilter = (bytes: Buffer) => boolean;
+
+/**
  * The one reading of an untrusted server frame, in one order for every source:
- * binary → size → UTF-8 → JSON → object. A frame failing a check is skipped and reported; it never
- * drops the link. The size is read before any copy, so an oversized frame costs nothing to reject.
+ * binary → size → (prefilter) → UTF-8 → JSON → object. A frame failing a check is skipped and
+ * reported; it never drops the link. The size is read before any copy, so an oversized frame costs
+ * nothing to reject; a frame the prefilter rejects costs a byte search instead of a parse.
  */
 export class FrameParser {
   constructor(
@@ -18,7 +26,11 @@ export class FrameParser {
     private readonly label: () => string,
     private readonly maxFrameBytes: number,
     private readonly skip: SkipReport,
+    private readonly prefilter?: Prefilter,
   ) {}
+
+  /** frames the prefilter rejected unparsed */
+  rejected = 0;
 
   parse(data: RawData, isBinary: boolean): Frame | undefined {
     if (isBinary) return this.skipped('binary', 'skipped a binary frame');
@@ -26,6 +38,10 @@ export class FrameParser {
     if (size > this.maxFrameBytes)
       return this.skipped('oversized', `skipped a frame of ${size} bytes (limit ${this.maxFrameBytes})`);
     const bytes = frameBytes(data);
+    if (this.prefilter !== undefined && !this.prefilter(bytes)) {
+      this.rejected++;
+      return undefined;
+    }
     if (!isUtf8Text(bytes))
       return this.skipped('invalid-utf8', 'skipped a text frame that is not valid UTF-8');
     let parsed: unknown;
