@@ -23,9 +23,28 @@ import { Agent as HttpAgent, type ClientRequestArgs } from 'node:http';
 import { isIP } from 'node:net';
 import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
-import { Client, fetch as undiciFetch, ProxyAgent } from 'undici';
+import type * as Undici from 'undici';
 import { ConnectionError } from './connection';
 import { redactUrl } from './safe-url';
+
+let loaded: typeof Undici | undefined;
+
+/**
+ * undici, loaded with the first request through a proxy: nothing of it is in memory for flows that
+ * use none. Loading it installs its Agent as the process's fetch dispatcher when none is set yet,
+ * which would move every other package's `fetch` onto it; reading `Response` first makes Node's
+ * own fetch set its own default (as it would on its first use), so loading undici changes nothing
+ * outside this package.
+ */
+function undici(): typeof Undici {
+  if (!loaded) {
+    void globalThis.Response;
+    // a require on first use (an import would load it with this file)
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    loaded = require('undici') as typeof Undici;
+  }
+  return loaded;
+}
 
 export const PROXY_AUTH = 'PROXY_AUTH';
 
@@ -211,7 +230,7 @@ class TunnelAgent extends HttpAgent {
     const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
     // ws's handshakeTimeout arrives as `timeout`: a proxy that never answers is given up as soon
     const wait = Number(options.timeout) || 30_000;
-    const client = new Client(this.route.uri, { connectTimeout: wait, headersTimeout: wait });
+    const client = new (undici().Client)(this.route.uri, { connectTimeout: wait, headersTimeout: wait });
     try {
       const { statusCode, socket } = await client.connect({
         path: authority,
@@ -257,7 +276,7 @@ class TunnelAgent extends HttpAgent {
  * the proxy choice. close() releases the proxy connections it keeps alive.
  */
 export class Network {
-  private readonly dispatchers = new Map<string, ProxyAgent>();
+  private readonly dispatchers = new Map<string, Undici.ProxyAgent>();
 
   constructor(private readonly choice: ProxyChoice = { kind: 'env' }) {}
 
@@ -285,8 +304,8 @@ export class Network {
     if (!route) return fetch(input, init);
     const tunnel = asHttpUrl(target)?.protocol === 'https:' || route.uri.startsWith('https:');
     try {
-      const res = await undiciFetch(target, {
-        ...(init as Parameters<typeof undiciFetch>[1]),
+      const res = await undici().fetch(target, {
+        ...(init as Parameters<typeof Undici.fetch>[1]),
         dispatcher: this.dispatcher(route, tunnel),
       });
       return res as unknown as Response;
@@ -319,11 +338,11 @@ export class Network {
     await Promise.all(all.map((d) => d.close().catch(() => undefined)));
   }
 
-  private dispatcher(route: Route, tunnel: boolean): ProxyAgent {
+  private dispatcher(route: Route, tunnel: boolean): Undici.ProxyAgent {
     const key = `${route.uri}|${route.authorization ?? ''}|${tunnel}`;
     let agent = this.dispatchers.get(key);
     if (!agent) {
-      agent = new ProxyAgent({
+      agent = new (undici().ProxyAgent)({
         uri: route.uri,
         token: route.authorization,
         // plain http targets as absolute-URI requests (as core http request sends them)

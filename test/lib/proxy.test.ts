@@ -5,6 +5,7 @@
  * (test/fakes/tls/), a name only the fake proxy resolves.
  */
 import assert from 'assert';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -201,6 +202,39 @@ describe('lib/proxy', () => {
       await net.close();
       assert.strictEqual((globalThis as Record<symbol, unknown>)[key], before);
       assert.strictEqual(https.globalAgent, agentBefore);
+    });
+
+    it('loads undici only for a request through a proxy, and loading it leaves Node fetch its own dispatcher', () => {
+      // a fresh process: here undici may already be loaded by other tests
+      const script = `
+        const key = Symbol.for('undici.globalDispatcher.1');
+        const { Network } = require(${JSON.stringify(path.join(__dirname, '../../nodes/lib/proxy'))});
+        const loaded = () => Object.keys(require.cache).some((f) => /[\\/]node_modules[\\/]undici[\\/]/.test(f));
+        const out = { atLoad: loaded(), direct: null, proxied: null, foreign: null };
+        const net = new Network({ kind: 'env' });
+        (async () => {
+          await net.fetch('http://127.0.0.1:9/').catch(() => undefined);
+          out.direct = loaded();
+          process.env.HTTP_PROXY = 'http://127.0.0.1:9';
+          await net.fetch('http://127.0.0.1:9/').catch(() => undefined);
+          out.proxied = loaded();
+          out.foreign = globalThis[key] instanceof require('undici').Agent;
+          await net.close();
+          process.stdout.write(JSON.stringify(out));
+        })();`;
+      const env = { ...process.env };
+      for (const n of ENV_NAMES) delete env[n];
+      const res = spawnSync(process.execPath, ['--require', 'tsx/cjs', '-e', script], {
+        env,
+        encoding: 'utf8',
+      });
+      assert.strictEqual(res.status, 0, res.stderr);
+      assert.deepStrictEqual(JSON.parse(res.stdout), {
+        atLoad: false,
+        direct: false,
+        proxied: true,
+        foreign: false,
+      });
     });
   });
 });

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { createClient } from 'redis';
+import { redis } from './redis';
 import { type Clock, realClock } from '../clock';
 import { tuned } from '../tuning';
 import { DEFAULT_PREFIX, keyRing, type KeyRing } from './keys';
@@ -163,7 +163,7 @@ export class ClusterStore {
     const tune = this.tune;
     let client: RedisClient;
     try {
-      client = createClient({
+      client = redis().createClient({
         url,
         ...(username ? { username } : {}),
         ...(password ? { password } : {}),

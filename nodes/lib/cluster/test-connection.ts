@@ -1,4 +1,4 @@
-import { createClient } from 'redis';
+import { redis } from './redis';
 import { redisUrl } from './url';
 
 /** The editor's "Test connection": PING and the server's version, over a client of its own. */
@@ -13,7 +13,7 @@ export async function testCluster(
   } catch (err) {
     throw Object.assign(err as Error, { code: 'SMS_CONFIG' });
   }
-  const client = createClient({
+  const client = redis().createClient({
     url,
     ...(credentials.username ? { username: credentials.username } : {}),
     ...(credentials.password ? { password: credentials.password } : {}),

@@ -1,4 +1,16 @@
-import { parsePhoneNumberFromString, validatePhoneNumberLength, type CountryCode } from 'libphonenumber-js';
+import type * as Phone from 'libphonenumber-js';
+
+type CountryCode = Phone.CountryCode;
+
+let loaded: typeof Phone | undefined;
+
+/** libphonenumber-js (its metadata is ~2 MB of heap), loaded with the first number a sink reads. */
+function phone(): typeof Phone {
+  // a require on first use (an import would load it with this file)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  loaded ??= require('libphonenumber-js') as typeof Phone;
+  return loaded;
+}
 import { SmsError } from './errors';
 
 /** Recipients resolved for one message: E.164 (or as typed for opaque providers), without duplicates. */
@@ -54,7 +66,7 @@ export function toE164(raw: string, defaultCountry?: string): string {
   const country = defaultCountry ? (defaultCountry.trim().toUpperCase() as CountryCode) : undefined;
   let parsed;
   try {
-    parsed = parsePhoneNumberFromString(raw, country ? { defaultCountry: country } : undefined);
+    parsed = phone().parsePhoneNumberFromString(raw, country ? { defaultCountry: country } : undefined);
   } catch {
     parsed = undefined;
   }
@@ -80,7 +92,7 @@ export function whyInvalid(raw: string, country?: CountryCode): string {
       : 'a national number: set Default country on the node or write it with +country code';
   let problem: string | undefined;
   try {
-    problem = validatePhoneNumberLength(text, country);
+    problem = phone().validatePhoneNumberLength(text, country);
   } catch {
     problem = undefined;
   }
