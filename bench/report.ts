@@ -196,8 +196,8 @@ export function renderMarkdown(r: Report): string {
     out.push(
       `(b) has no backpressure of its own: the sender keeps at most ${int(p.coreWindow)} events in flight ` +
         '(it waits for the sink to catch up), which is its best case. (c) and (d) get TCP backpressure only: ' +
-        '`privmx in` pauses its socket after a burst of frames in one tick until the flow has had its turn, so ' +
-        'the sender simply blocks. (d) selects the type and the thread in the `privmx in` node itself, so the 90% ' +
+        '`privmx in` turns at most a burst of frames into messages per tick (what its socket has already read ' +
+        'waits unparsed) and stops reading while the flow is behind, so the sender simply blocks. (d) selects the type and the thread in the `privmx in` node itself, so the 90% ' +
         'of events that do not match never become Node-RED messages.',
       '',
     );
@@ -230,8 +230,8 @@ export function renderMarkdown(r: Report): string {
         (windowed && bb
           ? `, and its rate falls from ${int(windowed.perSecond)} to ${int(bb.perSecond)} events/s`
           : '') +
-        '. `privmx in` stops reading while the flow is behind (it pauses its socket after a burst of frames in ' +
-        'one tick and resumes once the flow had its turn), so the backlog stays in the kernel and on the sender ' +
+        '. `privmx in` stops reading while the flow is behind (and turns at most a burst of frames into ' +
+        'messages per tick), so the backlog stays in the kernel and on the sender ' +
         `(RSS ${signed(cc?.rssGrowthMB)} MB).`,
       '',
     );
@@ -439,14 +439,15 @@ export function renderMarkdown(r: Report): string {
       "- (d) avoids Node-RED's machinery for the 90% of events that do not match, and their `JSON.parse` too: " +
         'the connection rejects them from their bytes (a search for the selected type and thread id), ' +
         'which costs less than the parse a bare client pays for every frame.',
-      '- `smsapi out`: per SMS, the largest single cost is the official `smsapi` client on `fetch` (about 0.2 ms ' +
-        "of CPU per request, several times a bare `http.request`); the status text was next (Node-RED's " +
-        'i18next, ~20 µs per translation with a count, three per SMS) and is now memoised per key, which halved it. ' +
-        'What is left (one translation per SMS for the new "sent" count, plus the client) is a few hundred µs of ' +
-        'CPU per SMS, sent one at a time, so a stall also delays the SMS queued behind it: this is why the p99 of ' +
-        'the `smsapi out` flow lands at parity with the core flow rather than clearly below it (within run-to-run ' +
-        'noise, either side), while the `privmx in` source on its own (`privmx in` → … → `http request`) had a ' +
-        'lower p99 than the core flow in every full run made while writing this.',
+      '- `smsapi out`: per SMS, the largest cost by far is the official `smsapi` client on `fetch` (a few ' +
+        "hundred µs of CPU per request, several times a bare `http.request`). The status text was next: Node-RED's " +
+        'i18next costs 25-40 µs a call and the status is redrawn twice per SMS with a new count; each status key ' +
+        "is now translated once and the count put in after (under 1 µs). The client's `fetch` refuses redirects " +
+        '(the token never follows one), which also spares `fetch` a copy of every request body. What is left is ' +
+        "the client's own cost, paid one SMS at a time by default (in order).",
+      '- Memory at rest: the Redis client, undici and libphonenumber-js load when a node first needs them ' +
+        '(about 7 MB of heap a flow without clusters, proxies or sinks no longer holds). V8 schedules its next ' +
+        'major collection at a multiple of the heap at rest, so a burst of short-lived garbage now peaks lower too.',
     ].join('\n'),
     '',
   );

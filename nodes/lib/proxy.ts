@@ -25,6 +25,7 @@ import type { Duplex } from 'node:stream';
 import tls from 'node:tls';
 import type * as Undici from 'undici';
 import { ConnectionError } from './connection';
+import { isLean, leanFetch } from './lean-fetch';
 import { redactUrl } from './safe-url';
 
 let loaded: typeof Undici | undefined;
@@ -277,6 +278,8 @@ class TunnelAgent extends HttpAgent {
  */
 export class Network {
   private readonly dispatchers = new Map<string, Undici.ProxyAgent>();
+  /** keep-alive connections of the direct requests (created with the first one) */
+  private direct: Undici.Agent | undefined;
 
   constructor(private readonly choice: ProxyChoice = { kind: 'env' }) {}
 
@@ -297,11 +300,18 @@ export class Network {
     return routeOf(settings.url, url.protocol, settings.username, settings.password);
   }
 
-  /** `fetch` with the proxy of each request's URL; the global fetch when there is none. */
+  /**
+   * `fetch` with the proxy of each request's URL. Without one: simple requests (all of this package's
+   * own, see lean-fetch.ts) on this network's own connection pool, anything else on the global fetch.
+   */
   readonly fetch: typeof fetch = async (input, init) => {
     const target = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
     const route = this.routeFor(target);
-    if (!route) return fetch(input, init);
+    if (!route) {
+      if (!isLean(input, init)) return fetch(input, init);
+      this.direct ??= new (undici().Agent)();
+      return leanFetch(undici().request, this.direct, target, init);
+    }
     const tunnel = asHttpUrl(target)?.protocol === 'https:' || route.uri.startsWith('https:');
     try {
       const res = await undici().fetch(target, {
@@ -333,7 +343,9 @@ export class Network {
   }
 
   async close(): Promise<void> {
-    const all = [...this.dispatchers.values()];
+    const all: Undici.Dispatcher[] = [...this.dispatchers.values()];
+    if (this.direct) all.push(this.direct);
+    this.direct = undefined;
     this.dispatchers.clear();
     await Promise.all(all.map((d) => d.close().catch(() => undefined)));
   }
