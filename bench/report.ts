@@ -310,9 +310,10 @@ export function renderMarkdown(r: Report): string {
     );
     out.push(
       'The last two rows (one round each, so their tails are noisier) swap the sinks to show where time goes: ' +
-        '`smsapi out` sends one SMS at a time by default (in order, through the official `smsapi` client on ' +
-        '`fetch`), while `http request` fires every request at once. The p99 of single rounds swings with the ' +
-        "machine's background load; the target compares the pooled samples of the alternating rounds.",
+        '`smsapi out` sends one SMS at a time by default (in order, through the official `smsapi` client), ' +
+        'while `http request` fires every request at once. The p99 of single rounds swings with the ' +
+        "machine's background load; the target compares the pooled samples, and each round of the " +
+        '`privmx in` flow with the core round run just before it.',
       '',
     );
   }

@@ -77,7 +77,7 @@ export function plan(quick: boolean): Plan {
         coreWindow: 4_000,
         burstEvents: 200_000,
         latencyRate: 2_000,
-        latencySeconds: 6,
+        latencySeconds: 10,
         latencyRounds: 4,
         latencyWarmupSeconds: 1,
         sinkMessages: 3_000,
@@ -485,14 +485,18 @@ export function evaluate(report: Report): Target[] {
       ratio: '',
       pass: !x.error && x.matched === x.events,
     });
-  const [lc, lp] = report.latency;
+  const [lc, lp] = report.latency as (LatencyResult & { roundsP99?: number[] })[];
   if (lc && lp) {
+    // pooled, and each round against the core round run just before it (same background load)
     const ratio = lp.p99 / lc.p99;
+    const coreRounds = lc.roundsP99 ?? [lc.p99];
+    const rounds = (lp.roundsP99 ?? [lp.p99]).map((v, i) => v / coreRounds[i]);
+    const worst = Math.max(ratio, ...rounds);
     targets.push({
-      name: `latency at ${report.plan.latencyRate} events/s: p99 privmx ≤ core`,
-      measured: `${fmt(lp.p99, 2)} ms vs ${fmt(lc.p99, 2)} ms`,
+      name: `latency at ${report.plan.latencyRate} events/s: p99 privmx ≤ 0.8× core, pooled and in every round`,
+      measured: `${fmt(lp.p99, 2)} ms vs ${fmt(lc.p99, 2)} ms; rounds ${rounds.map((x) => x.toFixed(2)).join(' / ')}`,
       ratio: `${ratio.toFixed(2)}×`,
-      pass: !lp.error && !lc.error && lp.received === lp.expected && lp.p99 <= lc.p99,
+      pass: !lp.error && !lc.error && lp.received === lp.expected && worst <= 0.8,
     });
   }
   const s = report.soak;
