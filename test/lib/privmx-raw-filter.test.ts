@@ -2,12 +2,13 @@ import assert from 'assert';
 import sinon from 'sinon';
 import type { ConnectionState } from '../../nodes/lib/connection';
 import type { EventMessage } from '../../nodes/lib/envelope';
-import { PrivmxConnection, PrivmxOptions } from '../../nodes/lib/privmx/connection';
+import { PrivmxConnection } from '../../nodes/lib/privmx/connection';
 import type { PrivmxChannel } from '../../nodes/lib/privmx/envelope';
 import { RawFilter } from '../../nodes/lib/privmx/raw-filter';
 import { PrivmxSubscriber, PrivmxUser } from '../../nodes/lib/privmx/subscriber';
 import { fakeEvents, FakePrivmxBridge, objectId, startFakeBridge } from '../fakes/privmx-bridge';
 import { waitFor } from '../helpers';
+import { FAST } from './privmx-fast';
 
 const T1 = '66715bd6ef3efd9ecfe7a1cc';
 const T2 = '66715bd6ef3efd9ecfe7a1dd';
@@ -146,22 +147,6 @@ describe('lib/privmx raw pre-filter (needles)', () => {
     assert.ok(!f.mightWant(newMessage(T1)), 'nobody left: no notification is wanted');
   });
 });
-
-const FAST: Partial<PrivmxOptions> = {
-  backoff: {
-    initialDelayMs: 20,
-    maxDelayMs: 100,
-    factor: 2,
-    jitter: 0,
-    permanentDelayMs: 2000,
-    maxPermanentDelayMs: 4000,
-  },
-  deadAfterMs: 5000,
-  requestTimeoutMs: 5_000,
-  handshakeTimeoutMs: 5_000,
-  closeTimeoutMs: 2_000,
-  minRefreshDelayMs: 20,
-};
 
 /** The real `privmx in` user, recording what it receives. */
 function subscriber(channels: PrivmxChannel[], types: string[], containerIds: string[]) {
