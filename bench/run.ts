@@ -79,7 +79,7 @@ export function plan(quick: boolean): Plan {
         latencyRate: 2_000,
         latencySeconds: 10,
         latencyRounds: 4,
-        latencyWarmupSeconds: 1,
+        latencyWarmupSeconds: 3,
         sinkMessages: 3_000,
         soakSeconds: 30,
         soakCompression: 20,
