@@ -13,6 +13,7 @@ import net from 'net';
 import path from 'path';
 import { DEMO_THREADS, FakePrivmxBridge } from '../test/fakes/privmx-bridge';
 import { FakeSmsapi } from '../test/fakes/smsapi';
+import { freePort } from '../test/free-port';
 
 export const ROOT = path.join(__dirname, '..');
 export const DEMO_API_KEY = { id: 'demo-api-key', secret: 'demo-api-secret-not-a-real-one' };
@@ -238,17 +239,6 @@ function portFree(port: number): Promise<boolean> {
     const server = net.createServer();
     server.once('error', () => resolve(false));
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-  });
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
   });
 }
 

@@ -3,20 +3,9 @@
  * stopped and started again on the same port (a Redis restart as clients see it).
  */
 import { type ChildProcess, spawn } from 'child_process';
-import net from 'net';
+import { freePort } from '../free-port';
 
 export const REDIS_SERVER = process.env.REDIS_SERVER || '/usr/bin/redis-server';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface RedisTls {
   /** PEM files: the server certificate and its key */

@@ -6,9 +6,9 @@
  */
 import { spawn, execFile, type ChildProcess } from 'child_process';
 import fs from 'fs';
-import net from 'net';
 import os from 'os';
 import path from 'path';
+export { freePort } from '../free-port';
 
 export const REPO = path.resolve(__dirname, '..', '..');
 export const SCREENSHOTS = path.join(__dirname, 'screenshots');
@@ -119,18 +119,6 @@ export function makeTempDir(prefix: string): string {
   const parent = process.env.E2E_TMPDIR || os.tmpdir();
   fs.mkdirSync(parent, { recursive: true });
   return fs.mkdtempSync(path.join(parent, prefix));
-}
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
