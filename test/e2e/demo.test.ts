@@ -4,30 +4,11 @@
  * SMSAPI. Pending while scripts/demo.ts does not export startDemo().
  */
 import assert from 'assert';
-import fs from 'fs';
-import path from 'path';
 import { Editor } from './editor';
-import { REPO, curate, delay, makeTempDir, removeDir, waitFor } from './harness';
+import { type DemoHandle, demoReady, openDemo } from './demo-session';
+import { curate, delay, waitFor } from './harness';
 import { CATEGORY_ID } from './node-types';
-import { atTeardown, e2eEnv, type E2eEnv } from './suite';
-
-const DEMO = path.join(REPO, 'scripts', 'demo.ts');
-const demoReady =
-  fs.existsSync(DEMO) && /export\s+(async\s+)?function\s+startDemo\b/.test(fs.readFileSync(DEMO, 'utf8'));
-
-/** What the test uses of scripts/demo.ts's startDemo() contract. */
-interface DemoOptions {
-  port?: number;
-  bridgePort?: number;
-  smsapiPort?: number;
-  userDir?: string;
-  demoIntervalMs?: number;
-  inheritOutput?: boolean;
-}
-interface DemoHandle {
-  url: string;
-  stop(): Promise<void>;
-}
+import { e2eEnv, type E2eEnv } from './suite';
 
 (demoReady ? describe : describe.skip)('e2e: demo scenario in the browser', function () {
   let env: E2eEnv;
@@ -36,23 +17,7 @@ interface DemoHandle {
 
   before(async function () {
     env = await e2eEnv();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { startDemo } = require(DEMO) as { startDemo: (options: DemoOptions) => Promise<DemoHandle> };
-    const userDir = makeTempDir('sms-notify-e2e-demo-');
-    atTeardown(() => removeDir(userDir));
-    demo = await startDemo({
-      port: 0,
-      bridgePort: 0,
-      smsapiPort: 0,
-      userDir,
-      demoIntervalMs: 1000,
-      inheritOutput: false,
-    });
-    atTeardown(() => demo.stop());
-    const page = await env.context.newPage();
-    await page.setViewportSize({ width: 1280, height: 720 });
-    editor = new Editor(page, demo.url.replace(/\/$/, ''));
-    await editor.open();
+    ({ demo, editor } = await openDemo(env, 'sms-notify-e2e-demo-', { width: 1280, height: 720 }));
   });
 
   after(async function () {

@@ -4,27 +4,11 @@
  * then misconfigure To, Message and a new Bridge's URL and see each reason in the dialog.
  */
 import assert from 'assert';
-import fs from 'fs';
-import path from 'path';
 import type { Page } from 'playwright-core';
 import { Editor } from './editor';
-import { REPO, makeTempDir, removeDir, waitFor } from './harness';
-import { atTeardown, e2eEnv, type E2eEnv } from './suite';
-
-const DEMO = path.join(REPO, 'scripts', 'demo.ts');
-const demoReady =
-  fs.existsSync(DEMO) && /export\s+(async\s+)?function\s+startDemo\b/.test(fs.readFileSync(DEMO, 'utf8'));
-
-interface DemoHandle {
-  url: string;
-  smsapi?: { smsRequests: { body?: Record<string, unknown> }[] };
-  stop(): Promise<void>;
-}
-interface DemoModule {
-  startDemo(options: Record<string, unknown>): Promise<DemoHandle>;
-  DEMO_IDS: { bridge: string; smsapiAccount: string };
-  DEMO_THREAD_ID: string;
-}
+import { type DemoHandle, type DemoModule, demoReady, openDemo } from './demo-session';
+import { waitFor } from './harness';
+import { e2eEnv, type E2eEnv } from './suite';
 
 type Any = any;
 
@@ -72,23 +56,8 @@ function statusText(page: Page, id: string): Promise<string> {
 
   before(async function () {
     env = await e2eEnv();
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require(DEMO) as DemoModule;
-    const userDir = makeTempDir('sms-notify-e2e-first-');
-    atTeardown(() => removeDir(userDir));
-    demo = await mod.startDemo({
-      port: 0,
-      bridgePort: 0,
-      smsapiPort: 0,
-      userDir,
-      demoIntervalMs: 1000,
-      inheritOutput: false,
-    });
-    atTeardown(() => demo.stop());
-    const page = await env.context.newPage();
-    await page.setViewportSize({ width: 1400, height: 900 });
-    editor = new Editor(page, demo.url.replace(/\/$/, ''));
-    await editor.open();
+    ({ mod, demo, editor } = await openDemo(env, 'sms-notify-e2e-first-', { width: 1400, height: 900 }));
+    const page = editor.page;
     // a new, empty flow tab of the user's own
     await page.evaluate(() => (window as Any).RED.workspaces.add());
   });
