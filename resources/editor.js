@@ -113,14 +113,26 @@
     };
   }
 
-  /** The runtime's lists (written by the build into lists.js): event types per source, the E.164 pattern. */
-  var LISTS = window.SmsNotifyLists || { events: {}, e164: '^\\+[1-9]\\d{1,14}$' };
-  var E164 = new RegExp(LISTS.e164);
+  /**
+   * The runtime's lists (written by the build into lists.js): event types per source, the E.164 pattern.
+   * Read when used, never kept from load time: the editor may load this file from a node's .html
+   * that does not include lists.js (cluster, delivery watch) before any that does.
+   */
+  var NO_LISTS = { events: {}, e164: '^\\+[1-9]\\d{1,14}$' };
+  function lists() {
+    return window.SmsNotifyLists || NO_LISTS;
+  }
+  var e164Cache = { source: '', re: /$^/ };
+  function e164() {
+    var source = lists().e164;
+    if (e164Cache.source !== source) e164Cache = { source: source, re: new RegExp(source) };
+    return e164Cache.re;
+  }
 
   /** A validator for an optional E.164 field (a sender or a source's number); `key`: the reason's catalog key. */
   function optionalE164(key) {
     return function (v, opt) {
-      if (!v || E164.test(String(v).trim())) return true;
+      if (!v || e164().test(String(v).trim())) return true;
       return opt ? this._(key) : false;
     };
   }
@@ -141,7 +153,7 @@
     for (var i = 0; i < items.length; i++) {
       var digits = items[i].replace(/[\s\-().]/g, '');
       if (digits.charAt(0) === '+') {
-        if (!E164.test(digits) || digits.length < 8) return { key: 'toNotE164', number: items[i] };
+        if (!e164().test(digits) || digits.length < 8) return { key: 'toNotE164', number: items[i] };
       } else if (!/^\d+$/.test(digits)) {
         return { key: 'toNotNumber', number: items[i] };
       } else if (!national) {
@@ -524,7 +536,7 @@
     },
     // a checklist from a runtime list: data-list names it; the event types of a source by default
     events: function (p, inner, el) {
-      var types = LISTS.events[el.attr('data-list')] || [];
+      var types = lists().events[el.attr('data-list')] || [];
       var code = el.attr('data-code') !== undefined;
       var cls = el.attr('data-class') || 'sms-notify-event';
       var items = el.attr('data-items') || p + '.events';
@@ -581,7 +593,7 @@
     return {
       value: [],
       validate: function (v) {
-        var known = LISTS.events[list] || [];
+        var known = lists().events[list] || [];
         return (
           Array.isArray(v) &&
           v.every(function (e) {
@@ -842,11 +854,12 @@
     prepareEvents: prepareEvents,
     saveEvents: saveEvents,
     hostOf: hostOf,
-    lists: LISTS,
     sinkDefaults: sinkDefaults,
     sinkType: sinkType,
     configType: configType,
     prepareSinkDialog: prepareSinkDialog,
     category: 'SMS notify',
   };
+  // the lists as they are now (see lists())
+  Object.defineProperty(window.SmsNotify, 'lists', { get: lists, enumerable: true });
 })();
