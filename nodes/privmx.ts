@@ -101,7 +101,8 @@ export = function (RED: NodeAPI) {
       this,
       clusterStore(RED, config.cluster),
       bridge?.identity ?? '',
-      (msg: EventMessage) => this.send({ ...msg }),
+      // the envelope is built for this node alone (fan-out clones it for any other): sent as it is
+      (msg: { payload?: unknown }) => this.send(msg),
       t,
     );
     const user = new PrivmxSubscriber(

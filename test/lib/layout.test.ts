@@ -1,7 +1,7 @@
 /**
  * The shape of the code base, checked on every run so it does not drift back: `nodes/lib` has no
  * Node-RED import, node files pass Node-RED's objects in without casts, no source file under `nodes/`
- * (source, help, catalog) grows past 400 lines, and nothing in the repository points to a file outside it.
+ * (source, help, catalog) grows past 400 lines, no node copies a message by spread, and nothing in the repository points to a file outside it.
  */
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
@@ -45,6 +45,14 @@ describe('code base layout', function () {
       .map((f) => `nodes/${f}`)
       .filter((f) => read(f).includes('as unknown' + ' as'));
     assert.deepEqual(casting, [], 'a node file casts Node-RED objects');
+  });
+
+  it('no node copies a message by spread (copyWith instead: see nodes/lib/envelope.ts)', () => {
+    // `{ ...msg }` on Node 20 gives each copy a hidden class of its own once a later node adds a property
+    const offenders = filesUnder('nodes')
+      .filter((f) => f.endsWith('.ts'))
+      .filter((f) => /\{\s*\.\.\.(msg|message)\b/.test(read(f)));
+    assert.deepEqual(offenders, []);
   });
 
   it('no file under nodes/ is longer than 400 lines', () => {

@@ -8,6 +8,7 @@
  * send's msg with msg.delivery.
  */
 import { type Clock, realClock } from '../clock';
+import { copyWith } from '../envelope';
 import type { NodeStatus, Translate } from '../status';
 import { tuned } from '../tuning';
 import { park, unpark } from './carry-over';
@@ -102,7 +103,7 @@ export function attachWatch(host: WatchHost, config: WatchConfig, t: Translate):
     clock: tune.clock,
     onDone: (msg, delivery) => {
       const out: (Msg | null)[] = [null, null, null];
-      out[OUTPUT[delivery.status]] = { ...msg, delivery };
+      out[OUTPUT[delivery.status]] = copyWith(msg, { delivery });
       host.send(out);
     },
     onChange: () => redraw(),

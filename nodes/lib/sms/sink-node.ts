@@ -29,6 +29,7 @@
  * running to its own timeout and its outcome is still sent / raised; a warning says how many were left.
  * A success that arrives while closing is also logged (after a full deploy its output goes nowhere).
  */
+import { copyWith } from '../envelope';
 import type { SinkShared } from '../cluster/nodes';
 import { COMMON, type NodeStatus, type Translate } from '../status';
 import { SmsError } from './errors';
@@ -282,13 +283,13 @@ export function attachSink(
         case 'sent':
           // while closing, the flow's wires may already be gone (full deploy): leave a trace in the log
           if (p.isClosed) host.warn(t(SINK + 'sentAfterClose', { to: o.to, ids: o.sms.ids.join(', ') }));
-          send({ ...msg, sms: o.sms });
+          send(copyWith(msg, { sms: o.sms }));
           break;
         case 'duplicate':
           duplicates.skipped(o.to);
           break;
         case 'failed':
-          if (many) host.error(o.error, { ...msg, sms: o.sms });
+          if (many) host.error(o.error, copyWith(msg, { sms: o.sms }));
           break;
       }
     };
