@@ -122,6 +122,71 @@ setTimeout(() => { node.send(msg); node.done(); }, late); return null;`,
     assert.strictEqual(fake.stats.connections, 1, 'the watchdog waited for our own pause');
   });
 
+  it('a token refresh during a pause: its answer waits behind the unread frames, no timeout, no reconnect', async () => {
+    // the refresh falls due 2.4 s after the bind (80% of 3 s), well inside a pause the test holds open
+    ({ fake, keyId, secret } = await startFakeBridge({
+      pingIntervalMs: 20_000,
+      accessTokenLifetimeMs: 3_000,
+    }));
+    tuning.privmx = { requestTimeoutMs: 300, handshakeTimeoutMs: 5_000, flowStallMs: 60_000 };
+    await helper.load(
+      [privmxNodes, functionNode],
+      [
+        { id: 'b1', type: 'privmx-bridge', url: fake.url, solutionId: '' },
+        { id: 'in1', type: 'privmx in', bridge: 'b1', channels: ['thread'], wires: [['hold']] },
+        {
+          id: 'hold',
+          type: 'function',
+          // every message waits until the test lets them go
+          func: `let q = global.get('held'); if (!q) { q = []; global.set('held', q); }
+q.push(() => { node.send(msg); node.done(); }); return null;`,
+          outputs: 1,
+          wires: [['h']],
+        },
+        { id: 'h', type: 'helper' },
+      ],
+      { b1: { apiKeyId: keyId, apiKeySecret: secret } },
+    );
+    const connection = (helper.getNode('b1') as unknown as { connection: PrivmxConnection }).connection;
+    const got: Msg[] = [];
+    helper.getNode('h').on('input', (msg: Msg) => got.push(msg));
+    await waitFor(() => connection.state.phase === 'subscribed', 5_000, 'subscribed');
+    const N = 300;
+    for (let i = 0; i < N; i++) fake.emit(fakeEvents.threadNewMessage({ id: `e${i}` }));
+    await waitFor(() => connection.state.paused === true, 5_000, 'paused');
+    assert.strictEqual(fake.stats.authCalls.refresh_token, 0, 'paused before the refresh was due');
+    await waitFor(
+      () => fake.stats.authCalls.refresh_token === 1,
+      10_000,
+      'the refresh request, sent while paused',
+    );
+    // longer than the 300 ms request timeout: without held timeouts the refresh times out here
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    assert.strictEqual(connection.state.paused, true, 'still paused');
+    const global = (
+      helper.getNode('hold') as unknown as { context(): { global: { get(k: string): unknown } } }
+    ).context().global;
+    for (const release of global.get('held') as (() => void)[]) release();
+    (global.get('held') as unknown[]).length = 0;
+    // what was read after the release goes straight through (the function node holds new ones too)
+    const drain = setInterval(() => {
+      const q = global.get('held') as (() => void)[];
+      for (const release of q.splice(0)) release();
+    }, 10);
+    try {
+      await waitFor(() => got.length === N, 20_000, 'every event');
+      await waitFor(() => fake.stats.bindCalls === 2, 5_000, 'the refreshed token bound');
+    } finally {
+      clearInterval(drain);
+    }
+    assert.deepStrictEqual(
+      got.map((m) => m.event.id),
+      Array.from({ length: N }, (_, i) => `e${i}`),
+    );
+    assert.strictEqual(fake.stats.connections, 1, 'no reconnect');
+    assert.strictEqual(connection.state.phase, 'subscribed');
+  });
+
   it('the status says why events are late', () => {
     const t = (key: string) => key;
     assert.deepStrictEqual(connectionStatus({ phase: 'subscribed', paused: true }, t), {

@@ -2,6 +2,7 @@ import assert from 'assert';
 import WebSocket from 'ws';
 import { httpRpc, JsonRpcClient, JsonRpcError, RpcTransportError } from '../../nodes/lib/privmx/jsonrpc';
 import { FakePrivmxBridge, startFakeBridge } from '../fakes/privmx-bridge';
+import { ManualClock } from '../clock';
 import { waitFor } from '../helpers';
 
 describe('lib/privmx jsonrpc client', () => {
@@ -51,6 +52,42 @@ describe('lib/privmx jsonrpc client', () => {
     assert.strictEqual(client.handle({ jsonrpc: '2.0', id: sent[0].id, result: 'late' }), 'unknown-id');
     client.handle({ jsonrpc: '2.0', id: sent[1].id, result: 'ok' });
     assert.strictEqual(await fast, 'ok');
+  });
+
+  it("held timeouts: a request's time stops while the source pauses, and goes on with what was left", async () => {
+    const clock = new ManualClock(1_000_000);
+    const sent: Array<{ id: number }> = [];
+    const client = new JsonRpcClient((text) => sent.push(JSON.parse(text)), { timeoutMs: 100, clock });
+    let outcome: string | undefined;
+    const before = client.call('m/before', {});
+    before.then(
+      (v) => (outcome = `result ${String(v)}`),
+      (e: RpcTransportError) => (outcome = e.code),
+    );
+    clock.advance(60);
+    client.holdTimeouts();
+    const during = client.call('m/during', {}); // sent while paused: no clock runs for it yet
+    const duringDone = during.catch((e: RpcTransportError) => e.code);
+    assert.strictEqual(clock.pending, 0, 'no timeout runs while held');
+    clock.advance(10_000); // a long pause: nothing times out
+    await Promise.resolve();
+    assert.strictEqual(outcome, undefined);
+    client.resumeTimeouts();
+    clock.advance(39); // 'before' had 40 ms left
+    await Promise.resolve();
+    assert.strictEqual(outcome, undefined);
+    clock.advance(1);
+    await Promise.resolve();
+    assert.strictEqual(outcome, 'TIMEOUT');
+    // 'during' has its whole 100 ms from the resume on, and its answer is still taken
+    clock.advance(50);
+    assert.strictEqual(client.handle({ jsonrpc: '2.0', id: sent[1].id, result: 'ok' }), 'matched');
+    assert.strictEqual(await duringDone, 'ok');
+    // a held request is rejected like any other when the link goes away
+    client.holdTimeouts();
+    const last = client.call('m/last', {});
+    client.close(new RpcTransportError('gone', 'CLOSED'));
+    await assert.rejects(last, (e: RpcTransportError) => e.code === 'CLOSED');
   });
 
   it('classifies odd frames and rejects everything once closed', async () => {

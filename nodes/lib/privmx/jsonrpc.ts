@@ -50,6 +50,10 @@ interface Pending {
   resolve(value: unknown): void;
   reject(err: Error): void;
   timer: unknown;
+  /** the request's whole timeout, for its message */
+  timeoutMs: number;
+  /** when it times out (clock ms); while timeouts are held: how long it has left */
+  deadline: number;
 }
 
 export type ResponseKind = 'matched' | 'unknown-id' | 'no-id-error' | 'invalid';
@@ -65,6 +69,8 @@ export class JsonRpcClient {
   private readonly pending = new Map<number, Pending>();
   private closedWith?: Error;
   private readonly clock: Clock;
+  /** while true the timeouts do not run (see holdTimeouts) */
+  private held = false;
 
   constructor(
     private readonly send: (text: string) => void,
@@ -81,20 +87,62 @@ export class JsonRpcClient {
     if (this.closedWith) return Promise.reject(this.closedWith);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        if (this.pending.delete(id)) {
-          reject(new RpcTransportError(`${method}: no answer within ${timeoutMs} ms`, 'TIMEOUT'));
-        }
-      }, timeoutMs);
-      this.pending.set(id, { method, resolve: resolve as (v: unknown) => void, reject, timer });
+      const entry: Pending = {
+        method,
+        resolve: resolve as (v: unknown) => void,
+        reject,
+        timer: undefined,
+        timeoutMs,
+        deadline: this.held ? timeoutMs : this.clock.now() + timeoutMs,
+      };
+      this.pending.set(id, entry);
+      if (!this.held) this.startTimer(id, entry, timeoutMs);
       try {
         this.send(JSON.stringify({ jsonrpc: '2.0', id, method, params }));
       } catch (err) {
         this.pending.delete(id);
-        this.clock.clearTimeout(timer);
+        this.clock.clearTimeout(entry.timer);
         reject(new RpcTransportError(`${method}: ${(err as Error)?.message ?? String(err)}`, 'CLOSED'));
       }
     });
+  }
+
+  /**
+   * Stop the clock of every request: its answer waits, unread, behind frames we do not read now (the
+   * source paused for a flow that is behind). A token refresh or a subscription change must not
+   * time out, and cost a reconnect, because of our own pause. resumeTimeouts() gives each request the
+   * time it had left.
+   */
+  holdTimeouts(): void {
+    if (this.held) return;
+    this.held = true;
+    const now = this.clock.now();
+    for (const entry of this.pending.values()) {
+      this.clock.clearTimeout(entry.timer);
+      entry.timer = undefined;
+      entry.deadline = Math.max(0, entry.deadline - now);
+    }
+  }
+
+  resumeTimeouts(): void {
+    if (!this.held) return;
+    this.held = false;
+    const now = this.clock.now();
+    for (const [id, entry] of this.pending) {
+      const left = entry.deadline;
+      entry.deadline = now + left;
+      this.startTimer(id, entry, left);
+    }
+  }
+
+  private startTimer(id: number, entry: Pending, ms: number): void {
+    entry.timer = this.clock.setTimeout(() => {
+      if (this.pending.delete(id)) {
+        entry.reject(
+          new RpcTransportError(`${entry.method}: no answer within ${entry.timeoutMs} ms`, 'TIMEOUT'),
+        );
+      }
+    }, ms);
   }
 
   /**

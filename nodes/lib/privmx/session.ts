@@ -81,6 +81,8 @@ export class PrivmxSession {
         closed: (code) =>
           new ConnectionError(`connection closed by the Bridge (code ${code})`, { code: 'CLOSED' }),
         onFrame: (frame) => this.dispatch(frame),
+        // an answer behind frames we do not read yet is not late: a request's time stops meanwhile
+        onFlowPause: (paused) => (paused ? this.rpc.holdTimeouts() : this.rpc.resumeTimeouts()),
       },
       ctx,
     );
@@ -377,6 +379,7 @@ export class PrivmxSession {
   /** Stopping (redeploy/close): unsubscribe, close with 1000, bounded wait, then terminate. */
   private async closeGracefully(): Promise<void> {
     if (!this.socket.isOpen) return this.socket.terminate();
+    this.rpc.resumeTimeouts(); // stopping: the goodbye is bounded even while paused
     const budget = this.deps.options.closeTimeoutMs;
     if (this.subscribed.size) {
       try {

@@ -27,6 +27,8 @@ export interface SocketSpec {
   onOpen?(): void;
   /** every parsed JSON object from the server, in order */
   onFrame(frame: Frame): void;
+  /** the socket stopped (true) or started (false) reading for the flow: answers wait meanwhile */
+  onFlowPause?(paused: boolean): void;
   /** the flow's backlog gauge; default: the process's (fed by the runtime's message hooks) */
   pressure?: FlowPressure;
 }
@@ -253,6 +255,7 @@ export class SourceSocket {
       this.watchStall(this.pressure.completed);
     }
     this.ctx.flowPaused(behind);
+    this.spec.onFlowPause?.(behind);
     if (!behind && !this.burstPaused) this.readOn();
   };
 
