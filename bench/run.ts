@@ -77,7 +77,7 @@ export function plan(quick: boolean): Plan {
         coreWindow: 4_000,
         burstEvents: 200_000,
         latencyRate: 2_000,
-        latencySeconds: 10,
+        latencySeconds: 20,
         latencyRounds: 4,
         latencyWarmupSeconds: 3,
         sinkMessages: 3_000,
