@@ -20,6 +20,39 @@ export interface LatencyRun {
   warmupSeconds?: number;
   /** a Redis URL: the flow's sources and sinks use an `sms-cluster` on it */
   cluster?: string;
+  /** runs taking turns with this one (see Turns); the rate and the seconds count only its own turns */
+  turns?: Turns;
+}
+
+/**
+ * Two flows measured in alternating slices of time (half a second each): a shared machine's background
+ * load changes within seconds, so both see the same load, and neither flow's garbage collector or
+ * sender runs while the other is being measured. Each flow keeps its own processes; the one whose turn
+ * it is not sends nothing.
+ */
+export class Turns {
+  private start = performance.now();
+  private readonly ready = new Set<string>();
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    private readonly labels: string[],
+    private readonly sliceMs = 500,
+  ) {}
+
+  /** wait until every run is up, so the slices start together */
+  async arrive(label: string): Promise<void> {
+    this.ready.add(label);
+    if (this.ready.size === this.labels.length) {
+      this.start = performance.now();
+      for (const wake of this.waiting.splice(0)) wake();
+    } else await new Promise<void>((resolve) => this.waiting.push(resolve));
+  }
+
+  mine(label: string, now = performance.now()): boolean {
+    const slot = Math.floor((now - this.start) / this.sliceMs) % this.labels.length;
+    return this.labels[slot] === label;
+  }
 }
 
 export interface LatencyResult extends LatencyRun {
@@ -87,10 +120,21 @@ export async function runLatency(run: LatencyRun, tuning?: ConsumerConfig['tunin
     const random = prng(7);
     const warmup = Math.round(run.rate * (run.warmupSeconds ?? 0));
     const total = warmup + Math.round(run.rate * run.seconds);
-    const start = performance.now();
+    await run.turns?.arrive(run.label);
+    // the send clock runs only during this run's turns
+    let active = 0;
+    let last = performance.now();
     let sent = 0;
     while (sent < total) {
-      const due = Math.min(total, Math.floor(((performance.now() - start) * run.rate) / 1000) + 1);
+      const now = performance.now();
+      const mine = !run.turns || run.turns.mine(run.label, now);
+      if (mine) active += now - last;
+      last = now;
+      if (!mine) {
+        await sleep(1);
+        continue;
+      }
+      const due = Math.min(total, Math.floor((active * run.rate) / 1000) + 1);
       const frames: Buffer[] = [];
       const traced: string[] = [];
       for (; sent < due; sent++) {
@@ -100,8 +144,8 @@ export async function runLatency(run: LatencyRun, tuning?: ConsumerConfig['tunin
       }
       if (frames.length) {
         consumer.socket.write(frames.length === 1 ? frames[0] : Buffer.concat(frames));
-        const now = performance.now();
-        for (const id of traced) sentAt.set(id, now);
+        const written = performance.now();
+        for (const id of traced) sentAt.set(id, written);
         result.expected += traced.length;
       }
       await sleep(1);

@@ -138,7 +138,7 @@ export function renderMarkdown(r: Report): string {
   out.push(
     'The machine is shared with other jobs (test suites running at the same time), so absolute figures ' +
       'are noisy; the throughput runs are therefore repeated in interleaved rounds (best round counts) and the ' +
-      'two latency flows run side by side, so background load hits both sides of every ratio alike.',
+      'two latency flows take turns every half second, so background load hits both sides of every ratio alike.',
     '',
   );
 
@@ -288,9 +288,10 @@ export function renderMarkdown(r: Report): string {
       `Events at a steady ${int(p.latencyRate)} events/s (written every millisecond); the time from writing a ` +
         'matching event to the SMS request arriving at the fake SMSAPI (`test/fakes/smsapi.ts`), traced by the ' +
         `event id in the SMS text. ${p.latencySeconds} s measured per round after ${p.latencyWarmupSeconds} s of ` +
-        `warm-up; the first two flows ran ${p.latencyRounds} round(s), both at the same time in each round (each with ` +
-        'its own sender, fake SMSAPI and Node-RED process, so background load hits both alike), and their samples ' +
-        'are pooled. ' +
+        `warm-up; the first two flows ran ${p.latencyRounds} round(s), taking turns every half second within each ` +
+        'round (each with its own sender, fake SMSAPI and Node-RED process; the one whose turn it is not sends ' +
+        "nothing), so the machine's background load hits both alike and neither flow's garbage collector runs " +
+        'while the other is measured. Their samples are pooled. ' +
         'The core flow is what a user builds without this package: `websocket in` → `json` → `switch` → ' +
         '`function` (shapes the SMSAPI request) → `http request`. Sinks have every limit off (no rate limit, ' +
         'no dedupe, a 100,000 queue).',
@@ -315,7 +316,7 @@ export function renderMarkdown(r: Report): string {
         '`smsapi out` sends one SMS at a time by default (in order, through the official `smsapi` client), ' +
         'while `http request` fires every request at once. The p99 of single rounds swings with the ' +
         "machine's background load; the target compares the pooled samples, and each round of the " +
-        '`privmx in` flow with the core round run at the same time.',
+        '`privmx in` flow with the core round it took turns with.',
       '',
     );
   }
