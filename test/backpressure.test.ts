@@ -123,10 +123,11 @@ setTimeout(() => { node.send(msg); node.done(); }, late); return null;`,
   });
 
   it('a token refresh during a pause: its answer waits behind the unread frames, no timeout, no reconnect', async () => {
-    // the refresh falls due 2.4 s after the bind (80% of 3 s), well inside a pause the test holds open
+    // the refresh falls due 4.8 s after the bind (80% of 6 s), well inside a pause the test holds open:
+    // the pause starts within milliseconds of the burst, so even a loaded machine has seconds to spare
     ({ fake, keyId, secret } = await startFakeBridge({
       pingIntervalMs: 20_000,
-      accessTokenLifetimeMs: 3_000,
+      accessTokenLifetimeMs: 6_000,
     }));
     tuning.privmx = { requestTimeoutMs: 300, handshakeTimeoutMs: 5_000, flowStallMs: 60_000 };
     await helper.load(
@@ -157,7 +158,7 @@ q.push(() => { node.send(msg); node.done(); }); return null;`,
     assert.strictEqual(fake.stats.authCalls.refresh_token, 0, 'paused before the refresh was due');
     await waitFor(
       () => fake.stats.authCalls.refresh_token === 1,
-      10_000,
+      15_000,
       'the refresh request, sent while paused',
     );
     // longer than the 300 ms request timeout: without held timeouts the refresh times out here
